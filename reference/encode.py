@@ -2,10 +2,10 @@
 
 Sequences travel through the library as `uint8` codes (A=0, C=1, G=2, T=3, unknown=4)
 because that is what numpy can index with; strings and one-hot arrays are produced
-at the edges. The starter's encoder silently turned every unknown base into an `A`
-(its `.get(ch, 'A')` returns the string 'A', used as an index); here an unknown base
-is a decision the caller makes: a uniform column (the usual DeepBind convention),
-a zero column, or an error.
+at the edges. The starter's encoder meant to turn unknown bases into `A` but its
+`.get(ch, 'A')` returns the string 'A' as an index, so any `N` crashes it with an
+IndexError; here an unknown base is a decision the caller makes: a uniform column
+(the usual DeepBind convention), a zero column, or an error.
 """
 
 from __future__ import annotations

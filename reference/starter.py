@@ -42,7 +42,7 @@ def starter_generate_synthetic_dataset(
 
 
 def starter_one_hot_encode_seqs(seqs):
-    """The starter's encoder, including its habit of mapping unknown bases to A."""
+    """The starter's encoder, bug included: an unknown base such as N raises IndexError."""
     n = len(seqs)
     length = len(seqs[0])
     arr = np.zeros((n, length, 4), dtype=np.float32)

@@ -1,0 +1,751 @@
+"""The checks: pure functions from what was harvested and measured to points.
+
+Each check reads a `CheckContext` and returns an `Outcome`: the fraction of its
+points earned, a sentence the student can act on, and evidence for the report.
+Points, thresholds and visibility come from the assignment spec, so the same
+definitions serve the instructor's grade, the student's self-check and CI.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from grader.harvest import Harvest
+from grader.results import CellRecord, CheckResult
+from grader.score import Scores
+from grader.spec import AssignmentSpec, CheckSpec
+from reference.data import generate_synthetic_codes, generate_synthetic_dataset
+from reference.encode import one_hot_encode_seqs
+from reference.oracle import oracle_evaluation
+
+ENCODER_PROBE = ["ACGTTGCA", "GGGGCCCC", "ATATCGCG"]
+UNKNOWN_BASE_PROBE = ["ACGNA", "NNNNN"]
+PWM_PROBE = ["ACGTG", "ACGTT", "ACGAG", "TCGTG"]
+GOLDEN_GENERATOR_ARGS = {"num_pos": 10, "num_neg": 10}
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything a check may read. Nothing here comes from the kernel unvalidated."""
+
+    spec: AssignmentSpec
+    harvest: Harvest
+    scores: Scores
+    execution_status: str
+    execution_message: str
+    cells: tuple[CellRecord, ...]
+    probe_arguments: dict[str, Any]
+    include_hidden: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    fraction: float
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+CheckFunction = Callable[[CheckContext], Outcome]
+CHECKS: dict[str, CheckFunction] = {}
+
+
+def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        CHECKS[check_id] = function
+        return function
+
+    return register
+
+
+def _linear(value: float, zero: float, full: float) -> float:
+    if full <= zero:
+        return 1.0 if value >= full else 0.0
+    return float(min(max((value - zero) / (full - zero), 0.0), 1.0))
+
+
+def _model_problem(ctx: CheckContext, name: str, set_name: str | None = None) -> str:
+    """Why `name` cannot be scored, as a sentence, or "" when it can."""
+    harvested = ctx.harvest.model(name)
+    if not ctx.harvest.ran:
+        return (
+            f"`{name}` could not be read because the notebook's kernel was not running at the end."
+        )
+    if not harvested.ok:
+        return harvested.problem or f"`{name}` is not defined in the notebook."
+    if name in ctx.scores.problems:
+        return f"`{name}` could not be scored: {ctx.scores.problems[name]}"
+    run = ctx.scores.models.get(name)
+    if run is None:
+        return f"`{name}` was not scored."
+    if not run.loaded or run.problem:
+        return run.problem or f"`{name}` could not be loaded."
+    if set_name and set_name in run.set_problems:
+        return run.set_problems[set_name]
+    return ""
+
+
+def _probe(ctx: CheckContext, name: str) -> dict:
+    return ctx.harvest.probes.get(name, {})
+
+
+def _probe_problem(result: dict, function: str) -> str:
+    if not result or result.get("present") is None:
+        return f"`{function}` could not be called by the grader (the kernel was not available)."
+    if not result.get("present"):
+        return f"`{function}` is not defined in the notebook; keep the starter's function."
+    if result.get("error"):
+        return f"Calling `{function}` raised {result['error']}"
+    return ""
+
+
+# --------------------------------------------------------------------------- general
+
+
+@check("notebook_runs")
+def notebook_runs(ctx: CheckContext) -> Outcome:
+    code_cells = [c for c in ctx.cells]
+    failing = [c for c in ctx.cells if c.status in ("error", "timeout")]
+    evidence = {
+        "status": ctx.execution_status,
+        "failing_cells": [
+            {"cell": c.index, "error": f"{c.error_name}: {c.error_value}"[:200]} for c in failing
+        ],
+    }
+    if ctx.execution_status == "ok":
+        return Outcome(1.0, "Every cell ran without an error.", evidence)
+    if ctx.execution_status == "errors" and code_cells:
+        good = sum(1 for c in code_cells if c.status == "ok")
+        first = failing[0]
+        return Outcome(
+            0.5 * good / len(code_cells),
+            f"{len(failing)} of {len(code_cells)} code cells raised an error; the first is cell "
+            f"{first.index} ({first.error_name}: {first.error_value[:120]}). Fix it and re-run "
+            "the notebook from the top (Kernel > Restart & Run All).",
+            evidence,
+        )
+    return Outcome(0.0, ctx.execution_message, evidence)
+
+
+@lru_cache(maxsize=8)
+def _reference_dataset(arguments: tuple) -> tuple[list[str], list[int]]:
+    seqs, labels = generate_synthetic_dataset(**dict(arguments))
+    return seqs, labels.tolist()
+
+
+def _compare_dataset(result: dict, arguments: dict) -> str:
+    expected_seqs, expected_labels = _reference_dataset(tuple(sorted(arguments.items())))
+    seqs = result.get("seqs") or []
+    labels = (result.get("labels") or {}).get("values")
+    if len(seqs) != len(expected_seqs):
+        return f"returned {len(seqs)} sequences, expected {len(expected_seqs)}"
+    for i, (got, want) in enumerate(zip(seqs, expected_seqs, strict=True)):
+        if got != want:
+            return f"sequence {i} differs: got {got[:30]}..., expected {want[:30]}..."
+    if not isinstance(labels, list) or [int(v) for v in labels] != expected_labels:
+        return "the sequences match but the labels do not"
+    return ""
+
+
+@check("generator_matches_assignment")
+def generator_matches_assignment(ctx: CheckContext) -> Outcome:
+    evidence: dict[str, Any] = {}
+    passed = 0.0
+    messages = []
+    for probe_name, arguments in (
+        ("generator_golden", GOLDEN_GENERATOR_ARGS),
+        ("generator_probe", ctx.probe_arguments),
+    ):
+        result = _probe(ctx, probe_name)
+        problem = _probe_problem(result, "generate_synthetic_dataset")
+        if not problem:
+            problem = _compare_dataset(result, arguments)
+        evidence[probe_name] = {"arguments": arguments, "problem": problem}
+        if problem:
+            messages.append(f"with {arguments}: {problem}")
+        else:
+            passed += 0.5
+    if passed == 1.0:
+        return Outcome(1.0, "The generator reproduces the assignment's data exactly.", evidence)
+    return Outcome(
+        passed,
+        "`generate_synthetic_dataset` does not reproduce the assignment's data "
+        + "; ".join(messages)
+        + ". Keep the starter's random draws in the same order (you may vectorise them).",
+        evidence,
+    )
+
+
+def _array(result: dict, key: str = "array") -> np.ndarray | None:
+    summary = result.get(key) or {}
+    values = summary.get("values")
+    if values is None:
+        return None
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+@check("one_hot_encoder")
+def one_hot_encoder(ctx: CheckContext) -> Outcome:
+    result = _probe(ctx, "encode_acgt")
+    problem = _probe_problem(result, "one_hot_encode_seqs")
+    expected = one_hot_encode_seqs(ENCODER_PROBE).astype(np.float64)
+    evidence: dict[str, Any] = {"input": ENCODER_PROBE}
+    if problem:
+        return Outcome(0.0, problem, evidence)
+    got = _array(result)
+    if got is None or got.shape != expected.shape:
+        shape = None if got is None else got.shape
+        return Outcome(
+            0.0,
+            f"`one_hot_encode_seqs` returned shape {shape}; for {len(ENCODER_PROBE)} sequences "
+            f"of length 8 it must return {expected.shape} (sequences, positions, A/C/G/T).",
+            evidence,
+        )
+    if not np.allclose(got, expected):
+        return Outcome(
+            0.0,
+            "`one_hot_encode_seqs` puts the 1s in the wrong columns; the columns must be "
+            "A, C, G, T in that order.",
+            evidence,
+        )
+    unknown = _probe(ctx, "encode_unknown")
+    note = ""
+    unknown_array = _array(unknown)
+    if unknown.get("error"):
+        note = (
+            f" Note: it fails on an unknown base such as N ({unknown['error'][:80]}); the "
+            "starter's `.get(ch, 'A')` passes the string 'A' as an index. Encode N deliberately, "
+            "e.g. as a uniform 0.25 row."
+        )
+    elif unknown_array is not None and unknown_array.shape == (2, 5, 4):
+        column = unknown_array[0, 3]
+        evidence["unknown_base_row"] = column.tolist()
+        if np.allclose(column, [1, 0, 0, 0]):
+            note = (
+                " Note: an unknown base such as N is encoded as A; a uniform 0.25 row or a zero "
+                "row would not invent a base."
+            )
+    return Outcome(1.0, "The encoder is correct on A, C, G, T." + note, evidence)
+
+
+@check("build_pwm_function")
+def build_pwm_function(ctx: CheckContext) -> Outcome:
+    result = _probe(ctx, "pwm")
+    problem = _probe_problem(result, "build_pwm")
+    evidence = {"input": PWM_PROBE}
+    if problem:
+        return Outcome(0.0, problem, evidence)
+    got = _array(result)
+    counts = one_hot_encode_seqs(PWM_PROBE).sum(axis=0).astype(np.float64)
+    expected = counts / counts.sum(axis=1, keepdims=True)
+    if got is None or got.shape != expected.shape:
+        return Outcome(
+            0.0,
+            f"`build_pwm` returned shape {None if got is None else got.shape}; for 5-mers it "
+            "must return (5, 4): one row per position, columns A, C, G, T.",
+            evidence,
+        )
+    if not np.allclose(got, expected, atol=1e-3):
+        return Outcome(
+            0.0,
+            "`build_pwm` does not give the base frequencies per position (each row should sum "
+            "to 1 and count how often each base appears at that position).",
+            evidence,
+        )
+    return Outcome(1.0, "`build_pwm` computes position frequencies correctly.", evidence)
+
+
+# --------------------------------------------------------------------------- Q1
+
+
+def _mentions_number(text: str, number: int) -> bool:
+    plain = re.sub(r"(?<=\d)[,\u2009 _'](?=\d{3}\b)", "", text)
+    return re.search(rf"(?<!\d){number}(?!\d)", plain) is not None
+
+
+@check("parameter_count")
+def parameter_count(ctx: CheckContext) -> Outcome:
+    problem = _model_problem(ctx, "model")
+    probe = _probe(ctx, "build_model")
+    evidence: dict[str, Any] = {"starter_architecture_params": probe.get("count_params")}
+    if problem:
+        return Outcome(0.0, problem, evidence)
+    info = ctx.scores.models["model"].info
+    rows = info.get("layers", [])
+    total = int(info.get("count_params", 0))
+    evidence.update({"layers": rows, "total": total})
+    mismatched = [r for r in rows if r.get("expected") is not None and r["expected"] != r["params"]]
+    unchecked = [r["type"] for r in rows if r.get("expected") is None]
+    consistent = not mismatched and sum(r["params"] for r in rows) == total
+    fraction = 0.6 if consistent else 0.0
+    parts = [
+        f"`model` has {total:,} parameters"
+        + (
+            ", and every layer's count matches its formula."
+            if consistent
+            else f"; these layers do not match their formula: {[r['name'] for r in mismatched]}."
+        )
+    ]
+    if unchecked:
+        parts.append(f"Layers without a formula here (not checked): {sorted(set(unchecked))}.")
+    answer = ctx.harvest.answers.get("Q1", "")
+    if answer and _mentions_number(answer, total):
+        fraction += 0.4
+        parts.append("Your Q1 answer states the total.")
+    else:
+        parts.append(f"State the total ({total:,}) and how it arises in your Answer Q1 cell.")
+    return Outcome(fraction, " ".join(parts), evidence)
+
+
+# --------------------------------------------------------------------------- Q2 / Q3
+
+
+@check("training_curves")
+def training_curves(ctx: CheckContext) -> Outcome:
+    history = ctx.harvest.value("history")
+    if not history.ok:
+        return Outcome(0.0, history.problem or "`history` is not defined.")
+    curves = history.value
+    loss = [v for v in curves.get("loss", []) if math.isfinite(v)]
+    val_loss = [v for v in curves.get("val_loss", []) if math.isfinite(v)]
+    evidence = {"epochs": len(loss), "has_val_loss": bool(val_loss)}
+    if loss and val_loss:
+        return Outcome(
+            1.0, f"Training history with {len(loss)} epochs of loss and val_loss.", evidence
+        )
+    if loss:
+        return Outcome(
+            0.5, "`history` has loss but no val_loss; pass validation_data to model.fit.", evidence
+        )
+    return Outcome(0.0, "`history` has no finite loss values.", evidence)
+
+
+def _auc_outcome(ctx: CheckContext, metric: str, label: str) -> Outcome:
+    problem = _model_problem(ctx, "model", "main")
+    if problem:
+        return Outcome(0.0, problem)
+    main = ctx.scores.main
+    if main is None:
+        return Outcome(0.0, "`model` produced no usable predictions on the hidden data.")
+    t = ctx.spec.thresholds
+    measured = getattr(main.evaluation, metric)
+    oracle = getattr(main.oracle, metric)
+    fraction = _linear(measured / oracle, t.auc_zero_fraction, t.auc_full_fraction)
+    full_at = t.auc_full_fraction * oracle
+    evidence = {
+        "measured": measured,
+        "oracle": oracle,
+        "full_credit_from": full_at,
+        "n_sequences": main.evaluation.n,
+        "average_precision": main.evaluation.average_precision,
+    }
+    message = (
+        f"{label} {measured:.4f} on {main.evaluation.n:,} hidden sequences; the best possible "
+        f"(oracle) is {oracle:.4f}; full credit from {full_at:.4f}."
+    )
+    if fraction < 1:
+        message += (
+            " Train longer, use a kernel wider than the motif, or more filters, and check that "
+            "the model is fitted on the training split only."
+        )
+    return Outcome(fraction, message, evidence)
+
+
+@check("hidden_roc_auc")
+def hidden_roc_auc(ctx: CheckContext) -> Outcome:
+    return _auc_outcome(ctx, "roc_auc", "ROC AUC")
+
+
+@check("hidden_pr_auc")
+def hidden_pr_auc(ctx: CheckContext) -> Outcome:
+    return _auc_outcome(ctx, "pr_auc", "PR AUC")
+
+
+@check("reported_metrics_supported")
+def reported_metrics_supported(ctx: CheckContext) -> Outcome:
+    main = ctx.scores.main
+    problem = _model_problem(ctx, "model", "main")
+    if problem or main is None:
+        return Outcome(
+            0.0, "Your reported metrics cannot be verified: " + (problem or "no predictions.")
+        )
+    t = ctx.spec.thresholds
+    fraction = 0.0
+    parts, evidence = [], {}
+    for name, metric in (("roc", "roc_auc"), ("pr_auc", "pr_auc")):
+        value = ctx.harvest.value(name)
+        measured = getattr(main.evaluation, metric)
+        oracle = getattr(main.oracle, metric)
+        if not value.ok:
+            parts.append(value.problem or f"`{name}` is not defined.")
+            continue
+        reported = value.value
+        evidence[name] = {"reported": reported, "measured": measured, "oracle": oracle}
+        if reported > oracle + t.ceiling_tolerance:
+            parts.append(
+                f"`{name}` = {reported:.4f} is above what any model can reach on this data "
+                f"(oracle {oracle:.4f}): it cannot be a fair test-set score (was the model "
+                "trained or tuned on the test set?)."
+            )
+        elif abs(reported - measured) > t.claim_tolerance:
+            parts.append(
+                f"`{name}` = {reported:.4f} but the model scores {measured:.4f} on hidden data "
+                f"(difference over {t.claim_tolerance}); report the test-set score of the model "
+                "you submit, computed on data it never trained on."
+            )
+        else:
+            fraction += 0.5
+            parts.append(f"`{name}` = {reported:.4f} agrees with the hidden-data {measured:.4f}.")
+    return Outcome(fraction, " ".join(parts), evidence)
+
+
+@check("kernel_sweep")
+def kernel_sweep(ctx: CheckContext) -> Outcome:
+    value = ctx.harvest.value("kernel_results")
+    if not value.ok:
+        return Outcome(0.0, value.problem or "`kernel_results` is not defined.")
+    results: dict[int, dict[str, float]] = value.value
+    k = len(ctx.spec.data.motif)
+    below = [w for w in results if w < k]
+    above = [w for w in results if w > k]
+    ceiling = _population_oracle(ctx.spec.data.motif_prob, ctx.spec)
+    tolerance = ctx.spec.thresholds.ceiling_tolerance
+    implausible = [
+        w
+        for w, r in results.items()
+        if r["roc_auc"] > ceiling.roc_auc + tolerance or r["pr_auc"] > ceiling.pr_auc + tolerance
+    ]
+    evidence = {
+        "widths": sorted(results),
+        "results": {str(w): r for w, r in results.items()},
+        "oracle_roc_auc": ceiling.roc_auc,
+        "implausible": implausible,
+    }
+    fraction = 0.2 * bool(below) + 0.2 * bool(above)
+    parts = [f"Kernel sizes tried: {sorted(results)}."]
+    if not below:
+        parts.append(f"Add at least one kernel size smaller than the motif ({k}).")
+    if not above:
+        parts.append(f"Add at least one kernel size larger than the motif ({k}).")
+    if implausible:
+        parts.append(
+            f"Widths {implausible} report AUCs above the oracle ({ceiling.roc_auc:.3f}), which "
+            "no model can reach on this data: check for training on the test set."
+        )
+    elif below or above:
+        fraction += 0.6
+        parts.append("All values are within what this data allows.")
+    return Outcome(fraction, " ".join(parts), evidence)
+
+
+@lru_cache(maxsize=16)
+def _population_oracle_cached(motif_prob: float, seq_len: int, motif: str):
+    dataset = generate_synthetic_codes(20000, 20000, seq_len, motif, motif_prob, 12345)
+    return oracle_evaluation(dataset.codes, dataset.labels, motif)
+
+
+def _population_oracle(motif_prob: float, spec: AssignmentSpec):
+    return _population_oracle_cached(round(motif_prob, 3), spec.data.seq_len, spec.data.motif)
+
+
+@check("motif_recovered")
+def motif_recovered(ctx: CheckContext) -> Outcome:
+    problem = _model_problem(ctx, "model", "main")
+    main = ctx.scores.main
+    if problem:
+        return Outcome(0.0, problem)
+    if main is None or main.best_match is None:
+        conv_problem = ctx.scores.models["model"].info.get("conv_problem", "")
+        return Outcome(
+            0.0,
+            "No first-layer Conv1D filter could be read from `model`"
+            + (f" ({conv_problem})" if conv_problem else "")
+            + ".",
+        )
+    t = ctx.spec.thresholds
+    match = main.best_match
+    motif = ctx.spec.data.motif
+    evidence = {
+        "best_filter": main.best_filter,
+        "similarity": match.similarity,
+        "consensus": match.consensus,
+        "offset": match.offset,
+        "strand": match.strand,
+    }
+    if main.recovered:
+        return Outcome(
+            1.0,
+            f"Filter {main.best_filter} recovers {motif} (similarity {match.similarity:.3f}, "
+            f"consensus {match.consensus}).",
+            evidence,
+        )
+    fraction = 0.6 * _linear(match.similarity, t.recovery_partial_from, t.recovery_similarity)
+    return Outcome(
+        fraction,
+        f"The best filter ({main.best_filter}) matches {motif} with similarity "
+        f"{match.similarity:.3f} (consensus {match.consensus}); recovery needs "
+        f"{t.recovery_similarity} and the consensus spelling the motif. A kernel narrower than "
+        "or equal to the motif often learns a shifted partial match: try a wider kernel.",
+        evidence,
+    )
+
+
+# --------------------------------------------------------------------------- Q4
+
+
+@check("noise_experiment")
+def noise_experiment(ctx: CheckContext) -> Outcome:
+    value = ctx.harvest.value("noise_results")
+    if not value.ok:
+        return Outcome(0.0, value.problem or "`noise_results` is not defined.")
+    rows = value.value
+    lowered = [r for r in rows if r["motif_prob"] < 1]
+    noisy = [r for r in rows if r["noise_std"] > 0]
+    tolerance = ctx.spec.thresholds.ceiling_tolerance
+    implausible = []
+    for r in lowered:
+        if r["noise_std"] == 0:
+            ceiling = _population_oracle(r["motif_prob"], ctx.spec)
+            if r["roc_auc"] > ceiling.roc_auc + tolerance:
+                implausible.append(
+                    {
+                        "motif_prob": r["motif_prob"],
+                        "roc_auc": r["roc_auc"],
+                        "oracle": ceiling.roc_auc,
+                    }
+                )
+    fraction = 0.3 * bool(lowered) + 0.3 * bool(noisy)
+    parts = [f"{len(rows)} noise settings reported."]
+    if not lowered:
+        parts.append("Add runs with motif_prob below 1.")
+    if not noisy:
+        parts.append("Add runs with Gaussian noise (noise_std > 0).")
+    if implausible:
+        parts.append(
+            "Some motif_prob runs report AUCs above the best possible for that motif_prob: "
+            + ", ".join(
+                f"p={i['motif_prob']}: {i['roc_auc']:.3f} > {i['oracle']:.3f}" for i in implausible
+            )
+            + "."
+        )
+    else:
+        fraction += 0.4
+        parts.append("The values are plausible for this data.")
+    return Outcome(fraction, " ".join(parts), {"rows": rows, "implausible": implausible})
+
+
+# --------------------------------------------------------------------------- Q5 / Q6
+
+
+@check("multi_motif_specialisation")
+def multi_motif_specialisation(ctx: CheckContext) -> Outcome:
+    motifs = ctx.harvest.value("multi_motifs")
+    if not motifs.ok:
+        return Outcome(0.0, motifs.problem or "`multi_motifs` is not defined.")
+    problem = _model_problem(ctx, "multi_model", "multi")
+    if problem:
+        return Outcome(0.0, problem)
+    multi = ctx.scores.multi
+    if multi is None:
+        return Outcome(0.0, "`multi_model` produced no predictions on the hidden multi-motif data.")
+    margin = ctx.spec.thresholds.response_margin
+    n = len(multi.motifs)
+    recovered = sum(multi.recovered) if multi.recovered else 0
+    none = multi.responses.get("none", float("nan"))
+    responding = [
+        m
+        for i, m in enumerate(multi.motifs)
+        if multi.responses.get(f"only_{i}", float("nan")) - none >= margin
+    ]
+    fraction = 0.2 + 0.5 * recovered / n + 0.3 * len(responding) / n
+    evidence = {
+        "motifs": list(multi.motifs),
+        "assignment": multi.assignment,
+        "recovered": multi.recovered,
+        "responses": multi.responses,
+        "roc_auc": multi.evaluation.roc_auc if multi.evaluation else None,
+        "oracle_roc_auc": multi.oracle.roc_auc,
+    }
+    parts = [
+        f"{recovered} of {n} motifs are recovered by different filters"
+        + (f" (filters {multi.assignment})." if multi.assignment else ".")
+    ]
+    parts.append(
+        f"The model responds to {len(responding)} of {n} motifs on their own "
+        f"(mean score at least {margin} above background {none:.2f})."
+    )
+    if recovered < n:
+        parts.append("Use more filters or a kernel wider than the motifs, and train longer.")
+    return Outcome(min(fraction, 1.0), " ".join(parts), evidence)
+
+
+_EXPECTED_PATTERN = {
+    "all": "high only when both motifs are present",
+    "any": "high when either motif is present",
+    "xor": "high when exactly one motif is present",
+}
+
+
+@check("interaction_captured")
+def interaction_captured(ctx: CheckContext) -> Outcome:
+    rule = ctx.harvest.value("interaction_rule")
+    if not rule.ok:
+        return Outcome(0.0, rule.problem or "`interaction_rule` is not defined.")
+    motifs = ctx.harvest.value("interaction_motifs")
+    if not motifs.ok and not ctx.harvest.value("multi_motifs").ok:
+        return Outcome(0.0, motifs.problem or "`interaction_motifs` is not defined.")
+    problem = _model_problem(ctx, "interaction_model")
+    if problem:
+        return Outcome(0.0, problem)
+    interaction = ctx.scores.interaction
+    if interaction is None or len(interaction.mean_scores) < 4:
+        sets = ctx.scores.models.get("interaction_model")
+        detail = "; ".join(sets.set_problems.values()) if sets else ""
+        return Outcome(
+            0.0, "`interaction_model` could not be run on the probe sequences. " + detail
+        )
+    s = interaction.mean_scores
+    margin = ctx.spec.thresholds.interaction_margin
+    if interaction.rule == "all":
+        conditions = [s["A+B"] - max(s["A"], s["B"]) >= margin, s["A+B"] - s["none"] >= margin]
+    elif interaction.rule == "any":
+        conditions = [
+            s["A"] - s["none"] >= margin,
+            s["B"] - s["none"] >= margin,
+            s["A+B"] - s["none"] >= margin,
+        ]
+    else:
+        conditions = [
+            min(s["A"], s["B"]) - s["none"] >= margin,
+            min(s["A"], s["B"]) - s["A+B"] >= margin,
+        ]
+    met = sum(conditions)
+    fraction = 0.2 + 0.8 * (1.0 if met == len(conditions) else 0.5 * met / len(conditions))
+    table = ", ".join(f"{k}: {v:.2f}" for k, v in s.items())
+    evidence = {"rule": interaction.rule, "motifs": list(interaction.motifs), "mean_scores": s}
+    if met == len(conditions):
+        message = f"The model's mean output ({table}) follows the '{interaction.rule}' rule."
+    else:
+        message = (
+            f"The model's mean output ({table}) does not follow the '{interaction.rule}' rule, "
+            f"which should be {_EXPECTED_PATTERN[interaction.rule]} (gaps of at least {margin})."
+        )
+    return Outcome(fraction, message, evidence)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def _answer_check(question: str) -> CheckFunction:
+    def answer(ctx: CheckContext) -> Outcome:
+        text = ctx.harvest.answers.get(question, "")
+        words = len(text.split())
+        if text:
+            return Outcome(0.0, f"Answer found ({words} words); graded by hand.", {"text": text})
+        return Outcome(
+            0.0,
+            f"No answer found: add a Markdown cell whose first line is 'Answer {question}'.",
+            {"text": ""},
+        )
+
+    return answer
+
+
+for _q in range(1, 7):
+    CHECKS[f"answer_q{_q}"] = _answer_check(f"Q{_q}")
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_check(check_spec: CheckSpec, ctx: CheckContext) -> CheckResult:
+    """Run one check; an exception in a check is the grader's bug, reported as such."""
+    function = CHECKS.get(check_spec.id)
+    base = {
+        "name": check_spec.id,
+        "title": check_spec.title,
+        "question": check_spec.question,
+        "max_points": check_spec.points,
+        "visibility": check_spec.visibility,
+        "kind": check_spec.kind,
+    }
+    if check_spec.visibility == "hidden" and not ctx.include_hidden:
+        return CheckResult(
+            points=0.0,
+            status="skipped",
+            message="Hidden check: it runs only when the instructor grades on the hidden data.",
+            **base,
+        )
+    if function is None:
+        return CheckResult(
+            points=0.0, status="error", message=f"No check named {check_spec.id!r}.", **base
+        )
+    try:
+        outcome = function(ctx)
+    except Exception as exc:
+        return CheckResult(
+            points=0.0,
+            status="error",
+            message=f"The grader failed on this check ({type(exc).__name__}: {exc}); "
+            "your instructor has been told.",
+            **base,
+        )
+    if check_spec.kind == "manual":
+        return CheckResult(
+            points=0.0, status="manual", message=outcome.message, evidence=outcome.evidence, **base
+        )
+    fraction = float(min(max(outcome.fraction, 0.0), 1.0))
+    points = round(fraction * check_spec.points, 2)
+    status = "passed" if fraction >= 1.0 else ("partial" if fraction > 0 else "failed")
+    return CheckResult(
+        points=points,
+        status=status,
+        message=outcome.message,
+        evidence=_jsonable(outcome.evidence),
+        **base,
+    )
+
+
+def run_checks(ctx: CheckContext) -> tuple[CheckResult, ...]:
+    return tuple(run_check(c, ctx) for c in ctx.spec.checks)
+
+
+def unrunnable_results(spec: AssignmentSpec, reason: str) -> tuple[CheckResult, ...]:
+    """Every check at zero with the same reason: the notebook could not run at all."""
+    return tuple(
+        CheckResult(
+            name=c.id,
+            title=c.title,
+            question=c.question,
+            points=0.0,
+            max_points=c.points,
+            status="manual" if c.kind == "manual" else "failed",
+            message=reason,
+            visibility=c.visibility,
+            kind=c.kind,
+        )
+        for c in spec.checks
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

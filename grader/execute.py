@@ -1,0 +1,436 @@
+"""Run a student's notebook in a sandboxed kernel, then the grader's own steps in it.
+
+nbclient executes cells; this module adds what it lacks for grading: a whole-notebook
+deadline (nbclient only has a per-cell timeout), output capped while it streams, a
+kernel started from the grader's Python in a sandbox with a scrubbed environment,
+a memory watchdog, and grader steps (seeding before the student's cells, harvesting
+after them) that still run when a cell failed or timed out, as long as the kernel
+answers. Errors are allowed so later cells still run: a student keeps the points for
+what worked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from grader import sandbox as sandboxing
+from grader.results import CellRecord
+from grader.steps import GraderStep
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+TRACEBACK_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """Limits for one notebook run, taken from the assignment spec."""
+
+    cell_timeout_s: float
+    notebook_timeout_s: float
+    kernel_start_timeout_s: float
+    output_bytes: int
+    single_output_bytes: int
+    memory_bytes: int
+    threads: int
+    file_size_bytes: int
+    open_files: int = 1024
+    max_processes: int = 256
+    sandbox: str = "auto"
+
+
+@dataclass
+class ExecutionResult:
+    """What happened when the notebook ran; `status` is one of results.Status."""
+
+    status: str
+    message: str
+    cells: list[CellRecord]
+    notebook: Any
+    steps: dict[str, str] = field(default_factory=dict)
+    step_errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    kernel_start_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+    sandbox: str = ""
+    output_truncated: bool = False
+    leftover_processes: int = 0
+
+
+class NotebookUnreadable(Exception):
+    """The submission is not a notebook we can run; the message says why."""
+
+
+def read_notebook(data: bytes) -> tuple[Any, list[str]]:
+    """Parse notebook bytes leniently; return the v4 notebook and notes for the report.
+
+    Bytes that are not UTF-8 are decoded with replacement characters rather than
+    rejected: a stray Latin-1 character in a comment should not cost a student the
+    whole assignment. Older formats (v3) are upgraded by nbformat.
+    """
+    notes: list[str] = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        notes.append("The notebook file is not valid UTF-8; unreadable characters were replaced.")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookUnreadable(
+            f"The file is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}). Open it in Jupyter, save it again and resubmit."
+        ) from exc
+    if not isinstance(raw, dict) or "nbformat" not in raw:
+        raise NotebookUnreadable(
+            "The file is JSON but not a Jupyter notebook (it has no 'nbformat' field)."
+        )
+    try:
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as exc:
+        raise NotebookUnreadable(f"The notebook could not be read by nbformat: {exc}") from exc
+    if raw.get("nbformat", 4) < 4:
+        notes.append(f"The notebook was in format v{raw.get('nbformat')}; it was upgraded to v4.")
+    for cell in notebook.cells:
+        if not isinstance(cell.get("source", ""), str):
+            cell["source"] = "".join(cell.get("source") or [])
+        cell.setdefault("metadata", {})
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return notebook, notes
+
+
+class _GraderKernelSpecs(KernelSpecManager):
+    """Always the grader's own Python with ipykernel, whatever the notebook asks for.
+
+    A student's notebook metadata may name any kernel; we ignore it so the kernel
+    is the interpreter whose packages the grader controls. Interrupts go as
+    messages because a sandboxed kernel may not be signalled directly.
+    """
+
+    def get_kernel_spec(self, kernel_name: str, *args: Any, **kwargs: Any) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="motifgrader",
+            language="python",
+            interrupt_mode="message",
+            metadata={},
+        )
+
+
+class _SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose launch command is wrapped by the sandbox."""
+
+    wrap_command: Any = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        return self.wrap_command(command) if self.wrap_command else command
+
+
+class _CappedClient(NotebookClient):
+    """nbclient with outputs capped while they stream and timeouts recorded per cell."""
+
+    def __init__(self, nb: Any, km: Any, settings: ExecutionSettings) -> None:
+        super().__init__(
+            nb,
+            km=km,
+            timeout=int(settings.cell_timeout_s),
+            startup_timeout=int(settings.kernel_start_timeout_s),
+            allow_errors=True,
+            record_timing=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={
+                "ename": "CellTimeoutError",
+                "evalue": (
+                    f"This cell ran longer than the {settings.cell_timeout_s:.0f} s limit "
+                    "per cell and was interrupted."
+                ),
+                "traceback": [],
+            },
+            iopub_timeout=4,
+            shutdown_kernel="immediate",
+        )
+        self.total_limit = settings.output_bytes
+        self.single_limit = settings.single_output_bytes
+        self.total_bytes = 0
+        self.truncated_cells: set[int] = set()
+        self.timed_out_cells: set[int] = set()
+        self._current_cell: int | None = None
+
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
+        if self._current_cell is not None:
+            self.timed_out_cells.add(self._current_cell)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        if size > self.single_limit or self.total_bytes + size > self.total_limit:
+            if cell_index not in self.truncated_cells:
+                self.truncated_cells.add(cell_index)
+                reason = (
+                    f"an output of {size:,} bytes is over the {self.single_limit:,}-byte limit"
+                    if size > self.single_limit
+                    else f"the notebook's outputs passed the {self.total_limit:,}-byte limit"
+                )
+                outs.append(
+                    nbformat.v4.new_output(
+                        "stream",
+                        name="stderr",
+                        text=f"[motifgrader: output removed here: {reason}]\n",
+                    )
+                )
+            return None
+        self.total_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+async def _run_code(client: _CappedClient, code: str, timeout_s: float) -> tuple[str, str]:
+    """Run grader code in the kernel; return ("ok" | "error" | "timeout", error text)."""
+    assert client.kc is not None
+    msg_id = client.kc.execute(code, silent=True, store_history=False, stop_on_error=False)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout", f"no answer from the kernel within {timeout_s:.0f} s"
+        try:
+            reply = await client.kc.shell_channel.get_msg(timeout=min(remaining, 1.0))
+        except Exception:
+            if not await client.km.is_alive():
+                return "died", "the kernel is no longer running"
+            continue
+        if reply.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        content = reply.get("content", {})
+        if content.get("status") == "ok":
+            return "ok", ""
+        trace = "\n".join(content.get("traceback", []))
+        return "error", _ANSI.sub("", f"{content.get('ename')}: {content.get('evalue')}\n{trace}")
+
+
+async def _kernel_answers(client: _CappedClient, timeout_s: float = 20.0) -> bool:
+    """After an interrupt: does the kernel come back to run something trivial?"""
+    status, _ = await _run_code(client, "pass", timeout_s)
+    return status == "ok"
+
+
+def _cell_seconds(cell: Any) -> float | None:
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.status.busy"), timing.get("iopub.status.idle")
+    if not start or not end:
+        start, end = timing.get("shell.execute_reply.started"), timing.get("shell.execute_reply")
+    try:
+        begin = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        finish = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    return max((finish - begin).total_seconds(), 0.0)
+
+
+def _cell_record(index: int, cell: Any, timed_out: bool, ran: bool) -> CellRecord:
+    head = cell.get("source", "").strip().splitlines()[:1]
+    source_head = head[0][:120] if head else ""
+    if not ran:
+        return CellRecord(index, None, None, "not_run", source_head=source_head)
+    error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+    status = "timeout" if timed_out else ("error" if error else "ok")
+    trace = ""
+    if error is not None:
+        trace = _ANSI.sub("", "\n".join(error.get("traceback", [])))[-TRACEBACK_CHARS:]
+    return CellRecord(
+        index=index,
+        execution_count=cell.get("execution_count"),
+        seconds=_cell_seconds(cell),
+        status=status,
+        error_name=str(error.get("ename", "")) if error else "",
+        error_value=str(error.get("evalue", ""))[:500] if error else "",
+        traceback=trace,
+        source_head=source_head,
+    )
+
+
+async def _execute(
+    notebook: Any,
+    job_dir: Path,
+    settings: ExecutionSettings,
+    preamble: GraderStep | None,
+    steps: list[GraderStep],
+) -> ExecutionResult:
+    info = sandboxing.probe_sandbox(settings.sandbox)
+    job = sandboxing.prepare_job(job_dir, info)
+    limits = sandboxing.SandboxLimits(
+        memory_bytes=settings.memory_bytes,
+        cpu_seconds=int(settings.notebook_timeout_s * 2 + 120),
+        file_size_bytes=settings.file_size_bytes,
+        open_files=settings.open_files,
+        max_processes=settings.max_processes,
+    )
+    km = _SandboxedKernelManager(
+        kernel_name="motifgrader",
+        kernel_spec_manager=_GraderKernelSpecs(),
+        transport="ipc",
+        ip=str(job.ipc_prefix),
+        connection_file=str(job.connection_file),
+    )
+    km.wrap_command = lambda argv: sandboxing.wrap_kernel_command(
+        argv, job=job, sandbox=info, limits=limits
+    )
+    client = _CappedClient(notebook, km, settings)
+    env = sandboxing.scrubbed_environment(job=job, threads=settings.threads)
+    code_cells = [i for i, c in enumerate(notebook.cells) if c.get("cell_type") == "code"]
+    ran: set[int] = set()
+    status, message = "ok", ""
+    step_status: dict[str, str] = {}
+    step_errors: dict[str, str] = {}
+    watchdog: sandboxing.MemoryWatchdog | None = None
+    started = time.monotonic()
+    kernel_ready = started
+    alive = False
+    try:
+        await client.async_start_new_kernel(env=env, cwd=str(job.work_dir))
+        await client.async_start_new_kernel_client()
+        kernel_ready = time.monotonic()
+        alive = True
+        pid = km.provisioner.process.pid if km.provisioner and km.provisioner.process else None
+        if pid:
+            watchdog = sandboxing.MemoryWatchdog(
+                pid, settings.memory_bytes, job=job, max_processes=settings.max_processes
+            )
+            watchdog.start()
+        deadline = kernel_ready + settings.notebook_timeout_s
+        if preamble is not None:
+            step_status[preamble.name], step_errors[preamble.name] = await _run_code(
+                client, preamble.code, preamble.timeout_s
+            )
+        execution_count = 0
+        for index in code_cells:
+            cell = notebook.cells[index]
+            if not cell.get("source", "").strip():
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                status = "timeout"
+                break
+            execution_count += 1
+            client._current_cell = index
+            ran.add(index)
+            try:
+                await asyncio.wait_for(
+                    client.async_execute_cell(cell, index, execution_count=execution_count),
+                    timeout=remaining,
+                )
+            except TimeoutError:
+                status = "timeout"
+                client.timed_out_cells.add(index)
+                await km.interrupt_kernel()
+                alive = await _kernel_answers(client)
+                break
+            if index in client.timed_out_cells:
+                status = "timeout"
+                alive = await _kernel_answers(client)
+                if not alive:
+                    break
+        if status == "timeout" and not message:
+            message = (
+                f"A cell ran past the {settings.cell_timeout_s:.0f} s per-cell limit"
+                if client.timed_out_cells and deadline > time.monotonic()
+                else f"The notebook ran past the {settings.notebook_timeout_s:.0f} s limit"
+            )
+        if alive:
+            for step in steps:
+                result, error = await _run_code(client, step.code, step.timeout_s)
+                step_status[step.name], step_errors[step.name] = result, error
+                if result == "timeout":
+                    await km.interrupt_kernel()
+                    if not await _kernel_answers(client):
+                        break
+                if result == "died":
+                    break
+    except DeadKernelError:
+        status, alive = "died", False
+    except RuntimeError as exc:
+        if "Kernel didn't respond" in str(exc) or "Kernel died" in str(exc):
+            status, message = "died", f"The kernel did not start: {exc}"
+        else:
+            raise
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+        try:
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+        if client.kc is not None:
+            client.kc.stop_channels()
+        leftovers = sandboxing.kill_job_processes(job)
+    if watchdog is not None and watchdog.tripped and watchdog.reason == "processes":
+        status = "died"
+        message = (
+            f"The notebook started more than {settings.max_processes} processes or threads "
+            "and was stopped."
+        )
+    elif watchdog is not None and watchdog.tripped:
+        status = "oom"
+        message = (
+            f"The kernel used more than {settings.memory_bytes / 2**30:.1f} GiB of memory "
+            "and was stopped."
+        )
+    elif status == "died" and not message:
+        message = "The kernel died (the notebook exited or crashed the Python process)."
+    cells = [
+        _cell_record(i, notebook.cells[i], i in client.timed_out_cells, i in ran)
+        for i in code_cells
+    ]
+    if status == "ok" and any(c.status == "error" for c in cells):
+        status = "errors"
+        failing = [c for c in cells if c.status == "error"]
+        message = f"{len(failing)} cell(s) raised an error; the first was {failing[0].error_name}."
+    if status == "ok":
+        message = "The notebook ran from top to bottom without errors."
+    if status in ("died", "timeout", "oom"):
+        not_run = sum(1 for c in cells if c.status == "not_run")
+        if not_run:
+            message += f" {not_run} later cell(s) did not run."
+    return ExecutionResult(
+        status=status,
+        message=message,
+        cells=cells,
+        notebook=notebook,
+        steps=step_status,
+        step_errors=step_errors,
+        seconds=time.monotonic() - started,
+        kernel_start_seconds=kernel_ready - started,
+        peak_memory_bytes=watchdog.peak_rss_bytes if watchdog else 0,
+        sandbox=info.detail,
+        output_truncated=bool(client.truncated_cells),
+        leftover_processes=leftovers,
+    )
+
+
+def execute_notebook(
+    notebook: Any,
+    job_dir: Path,
+    settings: ExecutionSettings,
+    preamble: GraderStep | None = None,
+    steps: list[GraderStep] | None = None,
+) -> ExecutionResult:
+    """Run `notebook` (already parsed) in `job_dir`; never raises for student failures."""
+    return asyncio.run(_execute(notebook, job_dir, settings, preamble, list(steps or [])))

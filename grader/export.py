@@ -1,0 +1,106 @@
+"""Grade exports: the CSV gradebook and Gradescope-style results.json.
+
+Both are views of `StudentResult`s (plus hand-entered points for the written
+answers), so they always agree with the HTML reports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from grader.results import CheckResult, StudentResult
+from grader.spec import QUESTIONS, AssignmentSpec
+
+GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+
+
+def with_manual_points(
+    result: StudentResult, manual: Mapping[str, Mapping[str, Any]] | None
+) -> StudentResult:
+    """A copy of `result` with hand-entered points applied to the manual checks."""
+    if not manual:
+        return result
+    checks = []
+    for check in result.checks:
+        entry = manual.get(check.question) if check.kind == "manual" else None
+        if entry is not None and entry.get("points") is not None:
+            points = max(0.0, min(float(entry["points"]), check.max_points))
+            comment = entry.get("comment") or ""
+            check = CheckResult(
+                **{
+                    **check.to_dict(),
+                    "points": points,
+                    "status": "passed" if points >= check.max_points else "partial",
+                    "message": f"Graded by hand: {points:g} / {check.max_points:g}"
+                    + (f". {comment}" if comment else "."),
+                }
+            )
+        checks.append(check)
+    return StudentResult(**{**result.__dict__, "checks": tuple(checks)})
+
+
+def grades_csv(results: Sequence[StudentResult], spec: AssignmentSpec) -> str:
+    """One row per student: totals, status, then points per question."""
+    questions = [q for q in QUESTIONS if any(c.question == q for c in spec.checks)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["student", "score", "max_score", "auto_score", "auto_max", "status", *questions]
+    )
+    for result in sorted(results, key=lambda r: r.student):
+        per_question = result.question_scores()
+        writer.writerow(
+            [
+                result.student,
+                _number(result.score),
+                _number(result.max_score),
+                _number(result.auto_score),
+                _number(result.auto_max),
+                result.status,
+            ]
+            + [_number(per_question.get(q, (0.0, 0.0))[0]) for q in questions]
+        )
+    return buffer.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def gradescope_results(result: StudentResult) -> dict[str, Any]:
+    """The Gradescope autograder `results.json` for one student."""
+    tests = []
+    for check in result.checks:
+        output = check.message
+        if check.kind == "manual":
+            output = "Graded by hand. " + output
+        tests.append(
+            {
+                "name": f"{check.question}: {check.title}",
+                "name_format": "text",
+                "score": check.points,
+                "max_score": check.max_points,
+                "status": "passed" if check.status == "passed" else "failed",
+                "output": output,
+                "output_format": "text",
+                "visibility": GRADESCOPE_VISIBILITY.get(check.visibility, "visible"),
+                "tags": [check.question, check.kind],
+            }
+        )
+    return {
+        "score": result.score,
+        "output": f"Status: {result.status}. {result.status_message}",
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "execution_time": result.timings.get("total_s", 0.0),
+        "tests": tests,
+    }
+
+
+def results_json(result: StudentResult) -> str:
+    return json.dumps(gradescope_results(result), indent=2)

@@ -1,0 +1,433 @@
+"""Harvest: what the grader copies out of the kernel, and how it is validated.
+
+The grader steps built here run in the student's kernel after the last cell and
+write raw material into a harvest folder whose name is random and only revealed
+after the student's cells have finished. Everything read back is untrusted: every
+value is checked for type, shape, size and finite numbers, and a value that fails
+is recorded as a problem with a sentence the student can act on. Files the kernel
+wrote anywhere else are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.steps import GraderStep
+from reference.data import normalise_rule
+from reference.validation import InputError
+
+KERNEL_SOURCE = (Path(__file__).resolve().parent / "kernel_side.py").read_text(encoding="utf-8")
+VALUE_NAMES = (
+    "history",
+    "roc",
+    "pr_auc",
+    "kernel_results",
+    "noise_results",
+    "multi_motifs",
+    "interaction_rule",
+    "interaction_motifs",
+)
+MODEL_NAMES = ("model", "multi_model", "interaction_model")
+FUNCTION_NAMES = (
+    "generate_synthetic_dataset",
+    "one_hot_encode_seqs",
+    "build_deepbind_like_model",
+    "build_pwm",
+)
+MAX_JSON_BYTES = 5_000_000
+_ANSWER_HEADER = re.compile(r"^[#>*_\s]*answer\s*q\s*([1-6])\b[\s:.*_)-]*", re.IGNORECASE)
+PLACEHOLDER_ANSWERS = {"", "_write your answer here._", "write your answer here.", "todo", "tbd"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A call of a student's function on grader-chosen inputs."""
+
+    name: str
+    function: str
+    args: tuple
+    kwargs: dict
+    kind: str
+    timeout_s: float = 60.0
+
+
+def harvest_folder(job_dir: Path) -> Path:
+    """A fresh folder with an unguessable name, created only when harvesting starts."""
+    return job_dir / f"harvest-{secrets.token_hex(8)}"
+
+
+def _step_code(call: str) -> str:
+    """Run `call` against the kernel-side module loaded into a private dictionary."""
+    return (
+        "__motifgrader = {'__name__': 'motifgrader_kernel_side'}\n"
+        f"exec(compile({KERNEL_SOURCE!r}, '<motifgrader>', 'exec'), __motifgrader)\n"
+        "try:\n"
+        f"    {call}\n"
+        "finally:\n"
+        "    del __motifgrader\n"
+    )
+
+
+def preamble_step(seed: int, threads: int) -> GraderStep:
+    """Seeds and thread pins, run before the student's first cell."""
+    return GraderStep(
+        "seed", _step_code(f"__motifgrader['seed_everything']({seed}, {threads})"), 120.0
+    )
+
+
+def harvest_steps(out_dir: Path, probes: list[Probe], harvest_timeout_s: float) -> list[GraderStep]:
+    """The grader steps that copy the contract out of the kernel, one small step each.
+
+    One step per item means a model that will not save, or a probe that hangs, costs
+    only that item: the step times out, the kernel is interrupted and the next runs.
+    """
+    out = repr(str(out_dir))
+    ns = "get_ipython().user_ns"
+    steps = [
+        GraderStep(
+            "mkdir",
+            f"import os as __mg_os; __mg_os.makedirs({out}, exist_ok=True); del __mg_os",
+            30.0,
+        ),
+        GraderStep(
+            "values",
+            _step_code(f"__motifgrader['save_values']({ns}, {out}, {list(VALUE_NAMES)!r})"),
+            harvest_timeout_s,
+        ),
+    ]
+    for name in MODEL_NAMES:
+        steps.append(
+            GraderStep(
+                f"model:{name}",
+                _step_code(f"__motifgrader['save_model']({ns}, {out}, {name!r})"),
+                harvest_timeout_s,
+            )
+        )
+    for probe in probes:
+        call = (
+            f"__motifgrader['probe_function']({ns}, {out}, {probe.name!r}, {probe.function!r}, "
+            f"{probe.args!r}, {probe.kwargs!r}, {probe.kind!r})"
+        )
+        steps.append(GraderStep(f"probe:{probe.name}", _step_code(call), probe.timeout_s))
+    return steps
+
+
+# ----------------------------------------------------------------------------
+# Reading the harvest back (coordinator side): untrusted input.
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HarvestedValue:
+    """One contract value: `value` is set only when it passed validation."""
+
+    present: bool
+    value: Any = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.present and not self.problem
+
+
+@dataclass(frozen=True)
+class HarvestedModel:
+    present: bool
+    path: Path | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.path is not None and not self.problem
+
+
+@dataclass(frozen=True)
+class Harvest:
+    """Validated raw material from one submission."""
+
+    ran: bool
+    values: dict[str, HarvestedValue] = field(default_factory=dict)
+    models: dict[str, HarvestedModel] = field(default_factory=dict)
+    probes: dict[str, dict] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def value(self, name: str) -> HarvestedValue:
+        return self.values.get(name, HarvestedValue(False))
+
+    def model(self, name: str) -> HarvestedModel:
+        return self.models.get(name, HarvestedModel(False))
+
+
+def _load_json(path: Path) -> Any:
+    if not path.is_file() or path.is_symlink():
+        return None
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ValueError(f"{path.name} is larger than {MAX_JSON_BYTES} bytes")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _unplain(value: Any) -> Any:
+    """Undo kernel_side._plain: dicts were sent as key/value pairs to keep int keys."""
+    if isinstance(value, dict):
+        if "__dict__" in value and isinstance(value["__dict__"], list):
+            out = {}
+            for pair in value["__dict__"]:
+                if isinstance(pair, list) and len(pair) == 2:
+                    key = _unplain(pair[0])
+                    out[key if isinstance(key, str | int | float | bool) else str(key)] = _unplain(
+                        pair[1]
+                    )
+            return out
+        if "__float__" in value:
+            return float("nan")
+        if "__unsupported__" in value:
+            return _Unsupported(str(value["__unsupported__"]))
+        return {k: _unplain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unplain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class _Unsupported:
+    description: str
+
+
+def _number(name: str, value: Any, low: float = 0.0, high: float = 1.0) -> float:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"`{name}` should be a number, but it is {_describe(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InputError(f"`{name}` is {number}, not a finite number")
+    if not low <= number <= high:
+        raise InputError(f"`{name}` is {number}, outside [{low}, {high}]")
+    return number
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, _Unsupported):
+        return f"a {value.description}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+def _history(value: Any) -> dict[str, list[float]]:
+    if not isinstance(value, dict):
+        raise InputError(
+            "`history` should be the History returned by model.fit (or a dict of lists), "
+            f"but it is {_describe(value)}"
+        )
+    curves: dict[str, list[float]] = {}
+    for key, series in value.items():
+        if not isinstance(series, list):
+            continue
+        numbers = [
+            float(v) for v in series if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        curves[str(key)] = numbers[:10000]
+    if "loss" not in curves:
+        raise InputError("`history` has no 'loss' curve; keep the History returned by model.fit")
+    return curves
+
+
+def _kernel_results(value: Any) -> dict[int, dict[str, float]]:
+    if not isinstance(value, dict) or not value:
+        raise InputError(
+            "`kernel_results` should be a non-empty dict like "
+            "{3: {'roc_auc': 0.8, 'pr_auc': 0.8}, 11: {...}}, "
+            f"but it is {_describe(value) if not isinstance(value, dict) else 'empty'}"
+        )
+    results: dict[int, dict[str, float]] = {}
+    for key, entry in list(value.items())[:100]:
+        try:
+            width = int(key)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"`kernel_results` key {key!r} is not a kernel size") from exc
+        if width <= 0 or str(key).strip() not in (str(width), f"{width}.0"):
+            raise InputError(f"`kernel_results` key {key!r} is not a positive whole kernel size")
+        if not isinstance(entry, dict):
+            raise InputError(
+                f"`kernel_results[{width}]` should be a dict with 'roc_auc' and 'pr_auc'"
+            )
+        results[width] = {
+            metric: _number(f"kernel_results[{width}]['{metric}']", entry.get(metric))
+            for metric in ("roc_auc", "pr_auc")
+        }
+    return dict(sorted(results.items()))
+
+
+def _noise_results(value: Any) -> list[dict[str, float]]:
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise InputError(
+            "`noise_results` should be a non-empty list of dicts with 'motif_prob', "
+            f"'noise_std', 'roc_auc' and 'pr_auc', but it is {_describe(value)}"
+        )
+    rows = []
+    for i, entry in enumerate(value[:500]):
+        if not isinstance(entry, dict):
+            raise InputError(f"`noise_results[{i}]` should be a dict, but it is {_describe(entry)}")
+        rows.append(
+            {
+                "motif_prob": _number(
+                    f"noise_results[{i}]['motif_prob']", entry.get("motif_prob", 1.0)
+                ),
+                "noise_std": _number(
+                    f"noise_results[{i}]['noise_std']", entry.get("noise_std", 0.0), 0.0, 100.0
+                ),
+                "roc_auc": _number(f"noise_results[{i}]['roc_auc']", entry.get("roc_auc")),
+                "pr_auc": _number(f"noise_results[{i}]['pr_auc']", entry.get("pr_auc")),
+            }
+        )
+    return rows
+
+
+def _motifs(name: str, value: Any, seq_len: int) -> list[str]:
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list) or len(value) < 2:
+        raise InputError(
+            f"`{name}` should be a list of at least two motif strings like ['GATAAG', 'TGACTC']"
+        )
+    motifs = []
+    for m in value[:10]:
+        if not isinstance(m, str) or not re.fullmatch(r"[ACGTacgt]{3,30}", m):
+            raise InputError(
+                f"`{name}` entry {m!r} is not a DNA motif of 3 to 30 bases (A, C, G, T)"
+            )
+        motifs.append(m.upper())
+    if len(set(motifs)) != len(motifs):
+        raise InputError(f"`{name}` repeats a motif; the motifs must be different")
+    if sum(len(m) for m in motifs) > seq_len // 2:
+        raise InputError(f"`{name}` are too long together to implant in {seq_len}-base sequences")
+    return motifs
+
+
+def _rule(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError(
+            f"`interaction_rule` should be 'and', 'or' or 'xor', but it is {_describe(value)}"
+        )
+    try:
+        return normalise_rule(value)
+    except InputError as exc:
+        raise InputError(f"`interaction_rule` {value!r} is not one of 'and', 'or', 'xor'") from exc
+
+
+def _validate(name: str, raw: Any, seq_len: int) -> Any:
+    if name in ("roc", "pr_auc"):
+        return _number(name, raw)
+    if name == "history":
+        return _history(raw)
+    if name == "kernel_results":
+        return _kernel_results(raw)
+    if name == "noise_results":
+        return _noise_results(raw)
+    if name in ("multi_motifs", "interaction_motifs"):
+        return _motifs(name, raw, seq_len)
+    if name == "interaction_rule":
+        return _rule(raw)
+    raise KeyError(name)
+
+
+def read_harvest(
+    out_dir: Path | None, notebook: Any, probes: list[Probe], seq_len: int, max_model_bytes: int
+) -> Harvest:
+    """Validate everything in the harvest folder; answers come from the notebook itself."""
+    answers = extract_answers(notebook)
+    if out_dir is None or not out_dir.is_dir():
+        return Harvest(
+            ran=False, answers=answers, notes=("The grader could not read values from the kernel.",)
+        )
+    notes: list[str] = []
+    values: dict[str, HarvestedValue] = {}
+    try:
+        raw_values = _load_json(out_dir / "values.json") or {}
+    except (ValueError, json.JSONDecodeError) as exc:
+        raw_values = {}
+        notes.append(f"values.json could not be read: {exc}")
+    if not isinstance(raw_values, dict):
+        raw_values = {}
+    for name in VALUE_NAMES:
+        entry = raw_values.get(name)
+        if not isinstance(entry, dict) or not entry.get("present"):
+            values[name] = HarvestedValue(False, problem=f"`{name}` is not defined in the notebook")
+            continue
+        if entry.get("error"):
+            values[name] = HarvestedValue(
+                True, problem=f"`{name}` could not be read: {entry['error']}"
+            )
+            continue
+        try:
+            values[name] = HarvestedValue(
+                True, _validate(name, _unplain(entry.get("value")), seq_len)
+            )
+        except InputError as exc:
+            values[name] = HarvestedValue(True, problem=str(exc))
+    models: dict[str, HarvestedModel] = {}
+    for name in MODEL_NAMES:
+        try:
+            info = _load_json(out_dir / f"{name}.model.json")
+        except (ValueError, json.JSONDecodeError):
+            info = None
+        if not isinstance(info, dict) or not info.get("present"):
+            models[name] = HarvestedModel(False, problem=f"`{name}` is not defined in the notebook")
+            continue
+        if info.get("error"):
+            models[name] = HarvestedModel(
+                True, problem=f"`{name}` could not be saved: {info['error']}"
+            )
+            continue
+        path = out_dir / f"{name}.keras"
+        if not path.is_file() or path.is_symlink():
+            models[name] = HarvestedModel(
+                True, problem=f"`{name}` was not saved by the grader step"
+            )
+        elif path.stat().st_size > max_model_bytes:
+            models[name] = HarvestedModel(
+                True, problem=f"`{name}` is {path.stat().st_size / 1e6:.0f} MB, over the size limit"
+            )
+        else:
+            models[name] = HarvestedModel(True, path)
+    probe_results: dict[str, dict] = {}
+    for probe in probes:
+        try:
+            result = _load_json(out_dir / f"probe_{probe.name}.json")
+        except (ValueError, json.JSONDecodeError):
+            result = None
+        probe_results[probe.name] = result if isinstance(result, dict) else {"present": None}
+    return Harvest(True, values, models, probe_results, answers, tuple(notes))
+
+
+def extract_answers(notebook: Any) -> dict[str, str]:
+    """Text of the Markdown cells that start with `Answer Q1` ... `Answer Q6`.
+
+    A later cell for the same question wins (students often leave the template's
+    empty cell above their own); placeholders count as no answer.
+    """
+    answers: dict[str, str] = {}
+    for cell in getattr(notebook, "cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        text = str(cell.get("source", "")).strip()
+        match = _ANSWER_HEADER.match(text)
+        if not match:
+            continue
+        body = text[match.end() :].strip()
+        if body.lower().strip("*_ ") in PLACEHOLDER_ANSWERS or body.lower() in PLACEHOLDER_ANSWERS:
+            body = ""
+        question = f"Q{match.group(1)}"
+        if body or question not in answers:
+            answers[question] = body[:20000]
+    return answers

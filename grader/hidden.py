@@ -1,0 +1,143 @@
+"""Hidden data: fresh draws from the assignment's generator with the instructor's seed.
+
+Only the coordinator (or a grading worker it controls) calls this. The sequences go
+to the scoring process as inputs; the labels never leave this side, and neither
+does the seed. Generation is vectorised numpy, so it costs milliseconds and needs
+no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from grader.spec import AssignmentSpec, SeedInfo
+from reference.data import generate_multi_motif_dataset, generate_synthetic_codes, implant
+from reference.metrics import Evaluation
+from reference.oracle import multi_motif_oracle_scores, oracle_evaluation, oracle_scores
+
+
+@dataclass(frozen=True)
+class HiddenMain:
+    """The main task's hidden dataset and the oracle's score on it."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+    oracle: Evaluation
+    oracle_scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class HiddenMulti:
+    """Hidden multi-motif data for the student's declared motifs ("any" rule)."""
+
+    motifs: tuple[str, ...]
+    codes: np.ndarray
+    labels: np.ndarray
+    oracle: Evaluation
+    single_sets: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class InteractionProbes:
+    """Background sequences with none / A / B / A+B implanted (same backgrounds)."""
+
+    motifs: tuple[str, str]
+    sets: dict[str, np.ndarray]
+
+
+@lru_cache(maxsize=4)
+def _main(seq_len: int, motif: str, motif_prob: float, num_pos: int, num_neg: int, seed: int):
+    dataset = generate_synthetic_codes(num_pos, num_neg, seq_len, motif, motif_prob, seed)
+    return dataset.codes, dataset.labels
+
+
+def hidden_main(spec: AssignmentSpec, seed: SeedInfo) -> HiddenMain:
+    """The main hidden dataset: same generator and parameters, the secret seed."""
+    d = spec.data
+    codes, labels = _main(
+        d.seq_len, d.motif, d.motif_prob, d.hidden_num_pos, d.hidden_num_neg, seed.derive("main")
+    )
+    return HiddenMain(
+        codes, labels, oracle_evaluation(codes, labels, d.motif), oracle_scores(codes, d.motif)
+    )
+
+
+def _backgrounds(n: int, seq_len: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4, size=(n, seq_len), dtype=np.uint8)
+
+
+def _non_overlapping_starts(rng, n: int, seq_len: int, lengths: list[int]) -> list[np.ndarray]:
+    """Start positions for several motifs per row that never overlap."""
+    free = seq_len - sum(lengths)
+    offsets = np.sort(rng.integers(0, free + 1, size=(n, len(lengths))), axis=1)
+    order = np.argsort(rng.random((n, len(lengths))), axis=1)
+    sizes = np.array(lengths)[order]
+    starts_in_order = offsets + np.cumsum(sizes, axis=1) - sizes
+    starts = np.empty_like(starts_in_order)
+    np.put_along_axis(starts, order, starts_in_order, axis=1)
+    return [starts[:, j] for j in range(len(lengths))]
+
+
+def hidden_multi(
+    spec: AssignmentSpec, seed: SeedInfo, motifs: list[str], seq_len: int
+) -> HiddenMulti:
+    """Multi-motif hidden data with the student's motifs, and one set per motif alone."""
+    d = spec.data
+    dataset = generate_multi_motif_dataset(
+        d.multi_num_per_class,
+        d.multi_num_per_class,
+        seq_len,
+        motifs,
+        rule="any",
+        co_occurrence=d.multi_co_occurrence,
+        random_seed=seed.derive("multi"),
+    )
+    scores = multi_motif_oracle_scores(dataset.codes, motifs, "any", d.multi_co_occurrence)
+    from reference.metrics import evaluate
+
+    n = d.interaction_num_per_pattern
+    background = _backgrounds(n, seq_len, seed.derive("multi-single"))
+    rng = np.random.default_rng(seed.derive("multi-single-starts"))
+    singles = {"none": background}
+    for i, motif in enumerate(motifs):
+        starts = rng.integers(0, seq_len - len(motif) + 1, size=n)
+        singles[f"only_{i}"] = implant(background, motif, starts)
+    return HiddenMulti(
+        tuple(motifs), dataset.codes, dataset.labels, evaluate(dataset.labels, scores), singles
+    )
+
+
+def interaction_probes(
+    spec: AssignmentSpec, seed: SeedInfo, motifs: list[str], seq_len: int
+) -> InteractionProbes:
+    """The same background sequences with none, A, B, and A+B implanted."""
+    a, b = motifs[0], motifs[1]
+    n = spec.data.interaction_num_per_pattern
+    background = _backgrounds(n, seq_len, seed.derive("interaction"))
+    rng = np.random.default_rng(seed.derive("interaction-starts"))
+    start_a, start_b = _non_overlapping_starts(rng, n, seq_len, [len(a), len(b)])
+    with_a = implant(background, a, start_a)
+    with_b = implant(background, b, start_b)
+    both = implant(with_a, b, start_b)
+    return InteractionProbes((a, b), {"none": background, "A": with_a, "B": with_b, "A+B": both})
+
+
+def probe_dataset_arguments(seed: SeedInfo) -> dict:
+    """Grader-chosen arguments for probing the student's generator.
+
+    Derived from the seed through a hash, so they differ between courses but reveal
+    nothing about the hidden data when the kernel sees them.
+    """
+    value = seed.derive("generator-probe")
+    return {
+        "num_pos": 5 + value % 11,
+        "num_neg": 4 + (value // 11) % 9,
+        "seq_len": 30 + (value // 99) % 40,
+        "motif": ["TTAGG", "GATTACA", "CCGGA"][(value // 3960) % 3],
+        "motif_prob": [0.5, 0.75, 1.0][(value // 11880) % 3],
+        "random_seed": value % 100000,
+    }

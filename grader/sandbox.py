@@ -1,0 +1,853 @@
+"""Isolation and limits for a student's Jupyter kernel.
+
+A student's notebook is untrusted code. The executor starts one kernel per submission and
+asks this module for four things: a command line that wraps the kernel, an environment
+without the grader's secrets, a memory watchdog, and a way to kill whatever the kernel left
+behind. Two modes, chosen at run time by `probe_sandbox`, which runs a real test once:
+
+* **bubblewrap** (`bwrap`): no network, the system and the Python installation read-only,
+  a private size-capped /tmp and /dev/shm, its own PID, IPC and UTS namespaces, and only the
+  job's folder writable. The kernel must use `transport="ipc"` (its sockets are files in the
+  job folder, the one thing both sides can see) and message-mode interrupts.
+* **fallback**: resource limits (CPU, file size, open files, processes) and the memory
+  watchdog only. The network and the file system stay visible.
+
+When the grader is root the kernel runs as a **per-job uid** (one of `JOB_SLOTS` uids from
+`JOB_UID_BASE`, claimed with a lock for as long as the job lives): always in bubblewrap, and
+in the fallback when other users can read the Python installation (a Python under a 0700
+/root cannot be run by them; the probe says so and the kernel stays root). That uid keeps a
+kernel from reading root-only files, writing outside its folder or signalling the grader,
+makes RLIMIT_NPROC (ignored for root) effective, and identifies every process the job
+started, even one that called setsid and exec'd with an empty environment. Inside
+bubblewrap it also drops the capabilities root would keep there.
+
+A job's life: `prepare_job(job_dir, info)` makes the folder the kernel's (and claims the
+uid); `wrap_kernel_command`, `scrubbed_environment` and `MemoryWatchdog` take that job;
+`kill_job_processes(job)` ends it: kills every leftover, removes links and special files the
+student planted where the grader will write next, hands the folder back to the grader and
+frees the uid.
+
+How a job's processes are found (`kill_job_processes`, `MemoryWatchdog`), strongest first:
+the job's uid; the job's PID namespace (bubblewrap; also, the whole namespace dies with
+bwrap's init because of `--die-with-parent`); the descendants of the kernel's process; an
+environment marker (`MOTIFGRADER_JOB`), which a process can shed by exec'ing with an empty
+environment, so it is only the last resort when no uid could be dropped to.
+
+Memory is measured as resident set summed over those processes, not with RLIMIT_AS, which
+breaks TensorFlow below about 2 GiB of address space. Linux only: the watchdog and the
+process search read /proc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import importlib.util
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+GiB = 2**30
+MiB = 2**20
+
+JOB_UID_BASE = 62_000
+"""First uid handed to kernels (Debian leaves 60000-64999 unassigned until a package asks)."""
+JOB_SLOTS = 64
+"""How many kernels may run at once on one machine when the grader is root."""
+MARKER_VARIABLE = "MOTIFGRADER_JOB"
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+IPC_PATH_LIMIT = 100
+"""Unix socket paths are limited to 107 bytes; the kernel appends "-<port>" to its prefix."""
+
+KEPT_VARIABLES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TERM"})
+SECRET_LOOKING = re.compile(
+    r"SECRET|TOKEN|KEY|PASS|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|"
+    r"^MOTIFGRADER_|^AWS_|^AZURE_|^GOOGLE_|^GCP_|^GITHUB_|^GH_|^GITLAB_|^CI_|^DASK_|PROXY$",
+    re.IGNORECASE,
+)
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested isolation cannot be provided; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one kernel may use. Memory is enforced by `MemoryWatchdog`, the rest by rlimits."""
+
+    memory_bytes: int = 4 * GiB
+    cpu_seconds: int | None = None
+    file_size_bytes: int = 512 * MiB
+    open_files: int = 1024
+    max_processes: int = 256
+    """Processes *and threads* (what RLIMIT_NPROC counts); effective only for a non-root uid."""
+    tmp_bytes: int = 512 * MiB
+    """Size of the private /tmp and /dev/shm in bubblewrap (tmpfs is memory the watchdog
+    does not see)."""
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """Which isolation this machine gives, as measured by `probe_sandbox`."""
+
+    kind: Literal["bubblewrap", "fallback"]
+    detail: str
+    """A sentence for the report."""
+    job_user: bool = False
+    """Kernels run as a per-job uid (the grader is root and the Python is reachable)."""
+    bwrap: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SandboxJob:
+    """One kernel's folder and identity: what the wrapper, the watchdog and the killer share.
+
+    `work_dir` (the job folder) is the only place the kernel may write: its HOME, working
+    directory and where the harvest lands. `release` (also done by `kill_job_processes`
+    and on leaving a `with` block) ends the job: see `_release_job`.
+    """
+
+    work_dir: Path
+    marker: str
+    uid: int | None = None
+    gid: int | None = None
+    _finalizer: weakref.finalize | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_folder(cls, work_dir: Path) -> SandboxJob:
+        """A job known only by its folder (no uid): the marker is derived from the path."""
+        work_dir = Path(work_dir).absolute()
+        digest = hashlib.sha256(str(work_dir).encode()).hexdigest()[:16]
+        return cls(work_dir=work_dir, marker=f"folder-{digest}")
+
+    @property
+    def connection_file(self) -> Path:
+        return self.work_dir / "kernel.json"
+
+    @property
+    def ipc_prefix(self) -> Path:
+        return self.work_dir / ".k"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.work_dir / "tmp"
+
+    def release(self) -> None:
+        """Kill leftovers, make the folder safe for the grader, free the uid slot."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+    def __enter__(self) -> SandboxJob:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def scrubbed_environment(
+    base: Mapping[str, str] | None = None,
+    *,
+    job_dir: Path | None = None,
+    threads: int = 1,
+    seed: int | None = None,
+    job: SandboxJob | None = None,
+) -> dict[str, str]:
+    """The kernel's environment: an allow-list of the caller's, then the grader's settings.
+
+    Only locale, PATH and timezone survive (minus anything secret-looking, since ssh
+    forwards LC_* variables verbatim); the grader's own variables, cloud credentials and
+    proxies never reach the kernel. JPY_PARENT_PID is dropped: jupyter_client sets the right
+    one, and a stale one (a grader started from a notebook) makes ipykernel exit at once.
+    Threads are pinned so parallel kernels do not fight over the cores. `base` defaults to
+    os.environ; give `job` (from `prepare_job`) or the kernel's `job_dir`.
+    """
+    if job is None:
+        if job_dir is None:
+            raise TypeError("scrubbed_environment needs job= or job_dir=")
+        job = SandboxJob.for_folder(job_dir)
+    source = os.environ if base is None else base
+    env = {
+        name: value
+        for name, value in source.items()
+        if (name in KEPT_VARIABLES or name.startswith("LC_")) and not SECRET_LOOKING.search(name)
+    }
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("LANG", "C.UTF-8")
+    home = str(job.work_dir)
+    env.update(
+        HOME=home,
+        TMPDIR=str(job.tmp_dir),
+        USER="student",
+        LOGNAME="student",
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(job.work_dir / ".config" / "matplotlib"),
+        PYTHONHASHSEED=str(0 if seed is None else seed),
+        PYTHONDONTWRITEBYTECODE="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+        JUPYTER_PLATFORM_DIRS="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="",
+    )
+    env.update(dict.fromkeys(THREAD_VARIABLES, str(max(1, int(threads)))))
+    env[MARKER_VARIABLE] = job.marker
+    return env
+
+
+# --------------------------------------------------------------------------- jobs and uids
+
+
+def _uid_range_mapped(first: int, count: int) -> bool:
+    """Can we switch to these uids? Not in a user namespace that maps only a few."""
+    try:
+        lines = Path("/proc/self/uid_map").read_text().split("\n")
+    except OSError:
+        return sys.platform != "linux"
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3:
+            inside, _, length = (int(p) for p in parts)
+            if inside <= first and first + count <= inside + length:
+                return True
+    return False
+
+
+def _can_use_job_uids() -> bool:
+    return os.geteuid() == 0 and _uid_range_mapped(JOB_UID_BASE, JOB_SLOTS)
+
+
+def _slot_lock_dir() -> Path:
+    """A root-only folder of lock files, so concurrent graders never share a uid."""
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    folder = base / "motifgrader-slots"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not folder.is_dir():
+        raise SandboxUnavailable(
+            f"{folder} must be a folder owned by uid {os.geteuid()} with mode 0700; "
+            "remove it and grade again."
+        )
+    return folder
+
+
+def _claim_uid_slot() -> tuple[int, int]:
+    """(uid, locked fd) of a free slot; leftovers of a crashed grader in it are killed."""
+    folder = _slot_lock_dir()
+    for slot in range(JOB_SLOTS):
+        uid = JOB_UID_BASE + slot
+        with contextlib.suppress(KeyError):
+            pwd.getpwuid(uid)
+            continue  # a real account uses this uid: never run kernels as it
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _kill_members(lambda procs, uid=uid: {p.pid for p in procs.values() if p.uid == uid})
+        return uid, fd
+    raise SandboxUnavailable(
+        f"All {JOB_SLOTS} kernel uids ({JOB_UID_BASE}-{JOB_UID_BASE + JOB_SLOTS - 1}) are in use "
+        "by running grading jobs; run fewer jobs at once."
+    )
+
+
+def _chown_tree(root: Path, uid: int, gid: int, *, sanitise: bool = False) -> None:
+    """Hand a folder over without following symbolic links and skipping hard-linked files
+    (a student could plant either pointing at /etc/shadow). With `sanitise`, remove all
+    but plain files and folders: the grader later writes into this folder as root, and a
+    planted symlink (`scorer -> /etc`) or FIFO would redirect or block those writes."""
+    os.lchown(root, uid, gid)
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(FileNotFoundError):
+                info = os.lstat(path)
+                plain = stat.S_ISDIR(info.st_mode) or (
+                    stat.S_ISREG(info.st_mode) and info.st_nlink == 1
+                )
+                if plain:
+                    os.lchown(path, uid, gid)
+                elif sanitise:
+                    os.unlink(path)
+
+
+def _blocking_ancestor(path: Path) -> Path | None:
+    """The first folder above `path` that other users cannot enter, if any."""
+    for parent in reversed(path.parents):
+        if parent != Path("/") and not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
+def _release_job(work_dir: Path, marker: str, uid: int | None, fd: int | None) -> None:
+    """End a job: kill what is left of it, hand its folder back to the grader cleaned of
+    links and special files, and free its uid for the next job."""
+    try:
+        job = SandboxJob(work_dir=work_dir, marker=marker, uid=uid, gid=uid)
+        _kill_members(lambda processes: _job_members(job, None, processes))
+        if work_dir.exists():
+            _chown_tree(work_dir, os.geteuid(), os.getegid(), sanitise=True)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def prepare_job(job_dir: Path, sandbox: SandboxInfo) -> SandboxJob:
+    """Make `job_dir` the kernel's folder and claim a uid for it when we can.
+
+    The uid owns `job_dir` until the job ends; the folders above it must let other users
+    pass through, which is checked here rather than discovered as a kernel that never
+    starts. Everything the grader writes there itself should come after the job ends.
+    """
+    work_dir = Path(job_dir).absolute()
+    (work_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    marker = secrets.token_hex(8)
+    if len(str(work_dir / ".k")) + 6 > IPC_PATH_LIMIT:
+        raise SandboxUnavailable(
+            f"The job folder {work_dir} is too deep for the kernel's sockets (Unix socket "
+            f"paths are limited to {IPC_PATH_LIMIT + 7} bytes); use a shorter output folder."
+        )
+    uid = fd = None
+    if sandbox.job_user:
+        blocked = _blocking_ancestor(work_dir) if sandbox.kind == "fallback" else None
+        if blocked is not None:
+            raise SandboxUnavailable(
+                f"The kernel runs as an unprivileged user, which cannot enter {blocked} "
+                f"(mode {blocked.stat().st_mode & 0o777:o}) to reach its folder {work_dir}; "
+                "put the job folders under a directory others can traverse, e.g. /tmp."
+            )
+        uid, fd = _claim_uid_slot()
+        try:
+            _chown_tree(work_dir, uid, uid)
+            work_dir.chmod(0o700)
+        except BaseException:
+            os.close(fd)
+            raise
+    job = SandboxJob(work_dir=work_dir, marker=marker, uid=uid, gid=uid)
+    finalizer = weakref.finalize(job, _release_job, work_dir, marker, uid, fd)
+    object.__setattr__(job, "_finalizer", finalizer)
+    return job
+
+
+# --------------------------------------------------------------------------- command lines
+
+
+def _launcher_args(
+    job: SandboxJob, limits: SandboxLimits, argv: Sequence[str], *, in_bwrap: bool
+) -> list[str]:
+    """Limits, then the uid drop. RLIMIT_NPROC counts every task of the real uid on the
+    machine, so it is only set for a job uid or, in the fallback, on top of the tasks the
+    grader's user already has (inside bwrap those cannot be counted)."""
+    args = [sys.executable, "-I", "-S", str(LAUNCHER), "--chdir", str(job.work_dir)]
+    if limits.cpu_seconds is not None:
+        args += ["--cpu", str(limits.cpu_seconds)]
+    args += ["--fsize", str(limits.file_size_bytes), "--nofile", str(limits.open_files)]
+    if job.uid is not None or not in_bwrap:
+        args += ["--nproc", str(limits.max_processes)]
+    if job.uid is not None:
+        args += ["--user", f"{job.uid}:{job.gid}"]
+        inside = str(job.work_dir) + os.sep
+        args += [a for item in argv if str(item).startswith(inside) for a in ("--own", item)]
+    return [*args, "--", *argv]
+
+
+class _Mounts:
+    """bwrap mount arguments, creating the folders above each mount with mode 0755.
+
+    bwrap creates missing parents with mode 0700 when run as root, which would lock an
+    unprivileged kernel out of, say, /root/.pyenv/versions/3.11.
+    """
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+        self.mounted: list[Path] = []
+        self.made: set[Path] = set()
+
+    def _covered(self, path: Path) -> bool:
+        return any(path == m or m in path.parents for m in self.mounted)
+
+    def _parents(self, destination: Path) -> None:
+        for parent in reversed(destination.parents):
+            if parent == Path("/") or parent in self.made or self._covered(parent):
+                continue
+            self.args += ["--perms", "0755", "--dir", str(parent)]
+            self.made.add(parent)
+
+    def add(
+        self, option: str, source: Path | None, destination: Path, *extra: str, covers: bool = True
+    ) -> None:
+        """Mount `destination`; `covers=False` for a tmpfs that folders may still be made in."""
+        if self._covered(destination) and option.startswith("--ro-bind"):
+            return
+        self._parents(destination)
+        self.args += [*extra, option] + ([str(source)] if source else []) + [str(destination)]
+        if covers:
+            self.mounted.append(destination)
+        else:
+            self.made.add(destination)
+
+
+def _python_paths(readonly_paths: Iterable[Path]) -> list[Path]:
+    """The Python installation, the venv, and the grader's own source when not installed."""
+    paths = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent]
+    for package in ("grader", "reference"):
+        spec = importlib.util.find_spec(package)
+        if spec and spec.submodule_search_locations:
+            paths += [Path(p) for p in spec.submodule_search_locations]
+    paths += [Path(p) for p in readonly_paths]
+    resolved: list[Path] = []
+    for path in paths:
+        for candidate in (path.absolute(), path.resolve()):
+            if candidate.exists() and candidate not in resolved:
+                resolved.append(candidate)
+    return resolved
+
+
+def _bwrap_command(
+    sandbox: SandboxInfo, job: SandboxJob, limits: SandboxLimits, readonly_paths: Sequence[Path]
+) -> list[str]:
+    mounts = _Mounts()
+    mounts.add("--ro-bind", Path("/usr"), Path("/usr"))
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            mounts.args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            mounts.add("--ro-bind", path, path)
+    mounts.add("--ro-bind", Path("/etc"), Path("/etc"))
+    cpus = Path("/sys/devices/system/cpu")
+    if cpus.is_dir():
+        mounts.add("--ro-bind", cpus, cpus)  # CPU counts for TensorFlow and OpenBLAS
+    tmp_size = ["--perms", "1777", "--size", str(limits.tmp_bytes)]
+    mounts.add("--proc", None, Path("/proc"))
+    mounts.add("--dev", None, Path("/dev"))
+    mounts.add("--tmpfs", None, Path("/dev/shm"), *tmp_size)
+    mounts.add("--tmpfs", None, Path("/tmp"), *tmp_size, covers=False)
+    for path in _python_paths(readonly_paths):
+        mounts.add("--ro-bind", path, path)
+    mounts.add("--bind", job.work_dir, job.work_dir)
+    command = [str(sandbox.bwrap), *mounts.args]
+    command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    command += ["--unshare-cgroup-try", "--hostname", "motifgrader"]
+    # jupyter_client sets JPY_PARENT_PID to the grader's PID, which does not exist in the new
+    # PID namespace, so ipykernel would think its parent died and exit. Inside, the kernel's
+    # parent is bwrap's init, PID 1, which ipykernel knows never goes away (no poller, no
+    # connection banner); --die-with-parent does the poller's job.
+    command += ["--new-session", "--die-with-parent", "--setenv", "JPY_PARENT_PID", "1"]
+    if os.geteuid() == 0 and job.uid is None:
+        command += ["--cap-drop", "ALL"]
+    return [*command, "--chdir", str(job.work_dir)]
+
+
+def wrap_kernel_command(
+    argv: list[str],
+    *,
+    job_dir: Path | None = None,
+    sandbox: SandboxInfo,
+    limits: SandboxLimits,
+    readonly_paths: Sequence[Path] = (),
+    job: SandboxJob | None = None,
+) -> list[str]:
+    """The kernel's command line inside the sandbox (pass `job` from `prepare_job`).
+
+    Given only `job_dir` (the folder the kernel may write), no uid is claimed, so in the
+    fallback as root the kernel runs as root. `readonly_paths` are extra folders the kernel
+    may read in bubblewrap (data files, say); the fallback does not hide anything.
+    """
+    if job is None:
+        if job_dir is None:
+            raise TypeError("wrap_kernel_command needs job= or job_dir=")
+        job = SandboxJob.for_folder(job_dir)
+    argv = [str(a) for a in argv]
+    if sandbox.kind == "bubblewrap":
+        inner = _launcher_args(job, limits, argv, in_bwrap=True)
+        return [*_bwrap_command(sandbox, job, limits, readonly_paths), "--", *inner]
+    return _launcher_args(job, limits, argv, in_bwrap=False)
+
+
+def scorer_wrapper(
+    prefer: Literal["auto", "bubblewrap", "fallback"] = "auto",
+    memory_bytes: int = 4 * GiB,
+    *,
+    threads: int = 1,
+    cpu_seconds: int | None = None,
+) -> Callable[[list[str], Path], list[str]]:
+    """Wrap a grader helper that parses untrusted files (the scorer loading a `.keras`).
+
+    Returns `wrap(command, work_dir)`: the command runs in the same sandbox as a kernel,
+    writing only `work_dir` and reading the job folder around it (where the harvested
+    models are), with an environment of its own (the caller's is replaced, secrets and all).
+    It runs without a watchdog, so memory is capped with RLIMIT_AS instead, never below
+    3 GiB: TensorFlow reserves about 2.2 GiB of address space even for a tiny model.
+    """
+    info = probe_sandbox(prefer)
+    source_root = Path(__file__).resolve().parents[1]
+
+    def wrap(command: list[str], work_dir: Path) -> list[str]:
+        job = SandboxJob.for_folder(work_dir)
+        limits = SandboxLimits(memory_bytes=memory_bytes, cpu_seconds=cpu_seconds)
+        env = scrubbed_environment(job=job, threads=threads)
+        env["PYTHONPATH"] = str(source_root)
+        settings = ["--clearenv", *(f"--setenv={name}={value}" for name, value in env.items())]
+        settings.append(f"--address-space={max(memory_bytes, 3 * GiB)}")
+        wrapped = wrap_kernel_command(
+            command, job=job, sandbox=info, limits=limits, readonly_paths=[job.work_dir.parent]
+        )
+        at = wrapped.index(str(LAUNCHER)) + 1
+        return [*wrapped[:at], *settings, *wrapped[at:]]
+
+    return wrap
+
+
+# --------------------------------------------------------------------------- probing
+
+PROBE_CODE = "import os, sys; sys.stdout.write('uid=%d' % os.getuid())"
+
+
+def _try_sandbox(sandbox: SandboxInfo, python: str) -> tuple[bool, str]:
+    """Run the real wrapped command once; (works, why not)."""
+    with tempfile.TemporaryDirectory(prefix="mg-probe-") as folder:
+        try:
+            job = prepare_job(Path(folder), sandbox)
+        except SandboxUnavailable as exc:
+            return False, str(exc)
+        with job:
+            command = wrap_kernel_command(
+                [python, "-c", PROBE_CODE], job=job, sandbox=sandbox, limits=SandboxLimits()
+            )
+            try:
+                done = subprocess.run(
+                    command,
+                    env=scrubbed_environment(job=job),
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    start_new_session=True,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return False, f"the test command failed ({exc})"
+    expected = f"uid={job.uid if job.uid is not None else os.geteuid()}"
+    if done.returncode == 0 and done.stdout.strip() == expected:
+        return True, ""
+    last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    return False, last.removeprefix("bwrap: ")
+
+
+def _unreachable_python(python: str) -> str:
+    """Why another user cannot run `python` ("" when nothing on its path blocks them)."""
+    for path in (Path(python).absolute(), Path(python).resolve()):
+        blocked = _blocking_ancestor(path)
+        if blocked is not None:
+            mode = blocked.stat().st_mode & 0o777
+            return f"{blocked} (mode {mode:o}) hides the Python installation from other users"
+    return ""
+
+
+def _limits_and_user(kind: str, job_user: bool, because: str = "") -> str:
+    """The end of a detail sentence: which limits hold and who the kernel runs as."""
+    root = os.geteuid() == 0
+    if job_user:
+        who = "a per-job uid"
+    elif kind == "bubblewrap":
+        who = "root without capabilities" if root else "the grader's user"
+    else:
+        who = "root" if root else "the grader's user"
+        who += f", because {because}" if because else ""
+    # RLIMIT_NPROC means nothing to root, and inside bwrap a user's other tasks can't be counted.
+    nproc = job_user or (kind == "fallback" and not root)
+    limits = "CPU, file-size and process limits" if nproc else "CPU and file-size limits"
+    return f"{limits} and a memory watchdog; kernel runs as {who}"
+
+
+@functools.cache
+def _probe(prefer: str, python: str) -> SandboxInfo:
+    job_user = _can_use_job_uids()
+    if prefer == "fallback":
+        reason = "not requested"
+    elif (bwrap := shutil.which("bwrap")) is None:
+        reason = "bwrap is not installed; install the 'bubblewrap' package"
+    else:
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True).stdout
+        detail = (
+            f"{version.strip() or 'bubblewrap'}: no network, read-only system, private /tmp, "
+            f"own PID namespace; {_limits_and_user('bubblewrap', job_user)}"
+        )
+        info = SandboxInfo("bubblewrap", detail, job_user=job_user, bwrap=bwrap)
+        works, reason = _try_sandbox(info, python)
+        if works:
+            return info
+        reason = f"bwrap failed: {reason}"
+    if prefer == "bubblewrap":
+        raise SandboxUnavailable(f"bubblewrap was asked for but cannot be used: {reason}.")
+    head = f"bubblewrap unavailable ({reason}); "
+    because = ""
+    if job_user:
+        info = SandboxInfo("fallback", head + _limits_and_user("fallback", True), job_user=True)
+        works, why = _try_sandbox(info, python)
+        if works:
+            return info
+        because = _unreachable_python(python) or why
+    info = SandboxInfo("fallback", head + _limits_and_user("fallback", False, because))
+    works, why = _try_sandbox(info, python)
+    if not works:
+        raise SandboxUnavailable(f"Even the fallback sandbox does not start a kernel: {why}.")
+    return info
+
+
+def probe_sandbox(
+    prefer: Literal["auto", "bubblewrap", "fallback"] = "auto", *, python: str | None = None
+) -> SandboxInfo:
+    """The best isolation that really works here, tested once per process and cached.
+
+    "auto" takes bubblewrap when a real test run succeeds, else the fallback, and the
+    detail says why. "bubblewrap" raises `SandboxUnavailable` instead of falling back, so
+    an instructor who asked for isolation never silently grades without it. `python` is
+    the kernel's interpreter (default: the grader's own).
+    """
+    if prefer not in ("auto", "bubblewrap", "fallback"):
+        raise ValueError(f"sandbox must be 'auto', 'bubblewrap' or 'fallback', not {prefer!r}")
+    return _probe(prefer, python or sys.executable)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass(frozen=True)
+class _Process:
+    pid: int
+    ppid: int
+    uid: int
+    rss_bytes: int
+
+
+_STATUS = re.compile(
+    rb"\nState:\s+(\S).*?\nPPid:\s+(\d+).*?\nUid:\s+(\d+)(?:.*?\nVmRSS:\s+(\d+))?", re.DOTALL
+)
+
+
+def _processes() -> dict[int, _Process]:
+    """Every live (non-zombie) process, from /proc/PID/status (one read each).
+
+    The real uid comes from status, not from the owner of /proc/PID, which a process can
+    turn into root by making itself non-dumpable.
+    """
+    found: dict[int, _Process] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as handle:
+                match = _STATUS.search(handle.read())
+        except OSError:
+            continue
+        if match is None or match[1] in (b"Z", b"X"):
+            continue
+        rss = int(match[4]) * 1024 if match[4] else 0
+        found[int(name)] = _Process(int(name), int(match[2]), int(match[3]), rss)
+    return found
+
+
+def _pid_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return marker in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot): tells a process from a later one that
+    reused its PID."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _protected() -> set[int]:
+    """This process and its ancestors: never signalled, whatever a student's env says."""
+    protected, pid = {0, 1}, os.getpid()
+    while pid > 1 and pid not in protected:
+        protected.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                pid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return protected
+
+
+def _descendants(root: int, processes: Mapping[int, _Process]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for process in processes.values():
+        children.setdefault(process.ppid, []).append(process.pid)
+    found, todo = set(), [root] if root in processes else []
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
+def _job_members(
+    job: SandboxJob | None, root_pid: int | None, processes: Mapping[int, _Process]
+) -> set[int]:
+    """The job's processes: its uid, its descendants, its marker, then its PID namespaces."""
+    members = _descendants(root_pid, processes) if root_pid is not None else set()
+    if job is not None:
+        if job.uid is not None:
+            members |= {p.pid for p in processes.values() if p.uid == job.uid}
+        else:
+            marker = f"{MARKER_VARIABLE}={job.marker}".encode()
+            members |= {pid for pid in processes if pid not in members and _has_marker(pid, marker)}
+    namespaces = {_pid_namespace(pid) for pid in members} - {_pid_namespace(os.getpid()), None}
+    if namespaces:
+        members |= {pid for pid in processes if _pid_namespace(pid) in namespaces}
+    return members - _protected()
+
+
+def _kill_members(select: Callable[[Mapping[int, _Process]], set[int]]) -> int:
+    """Stop everything selected until nothing new appears (so forks cannot outrun us), then
+    SIGKILL it all; returns how many processes were killed."""
+    stopped: set[int] = set()
+    for _ in range(100):
+        fresh = select(_processes()) - stopped
+        if not fresh:
+            break
+        for pid in fresh:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.add(pid)
+    for pid in stopped:
+        # Killing a PID namespace's init takes the rest of it along: a later pid may be gone.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    return len(stopped)
+
+
+def kill_job_processes(job: SandboxJob | Path, *, root_pid: int | None = None) -> int:
+    """After a job: kill every process it started, daemons included; returns how many.
+
+    `job` is the `SandboxJob` (or the kernel's folder, for a job made without
+    `prepare_job`); `root_pid` adds the descendants of the kernel's process if it is
+    still there. A job from `prepare_job` also ends here (`SandboxJob.release`): its
+    folder is handed back to the grader, safe to write into, and its uid freed.
+    """
+    if not isinstance(job, SandboxJob):
+        job = SandboxJob.for_folder(job)
+    killed = _kill_members(lambda processes: _job_members(job, root_pid, processes))
+    job.release()
+    return killed
+
+
+class MemoryWatchdog:
+    """A coordinator thread that sums the resident memory of a job and kills it when over.
+
+    The sum covers the kernel's whole tree plus anything found by the job's uid, PID
+    namespace or marker, so a student cannot dodge the limit by forking daemons. Shared
+    pages are counted once per process, which errs on the side of stopping a kernel early.
+    `max_processes` also stops a fork bomb where RLIMIT_NPROC cannot (a kernel running as
+    root); `reason` then says "processes" instead of "memory".
+    """
+
+    def __init__(
+        self,
+        root_pid: int,
+        limit_bytes: int,
+        *,
+        interval: float = 0.25,
+        on_exceed: Callable[[], None] | None = None,
+        job: SandboxJob | None = None,
+        max_processes: int | None = None,
+    ) -> None:
+        self.root_pid = root_pid
+        self.max_processes = max_processes
+        self.limit_bytes = int(limit_bytes)
+        self.interval = interval
+        self.on_exceed = on_exceed
+        self.job = job
+        self.tripped = False
+        self.reason = ""
+        self.peak_rss_bytes = 0
+        self._root_started = _start_time(root_pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, name=f"memory-watchdog-{root_pid}", daemon=True
+        )
+
+    def start(self) -> MemoryWatchdog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> MemoryWatchdog:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _select(self, processes: Mapping[int, _Process]) -> set[int]:
+        # Once the kernel has died and been reaped its PID may belong to someone else.
+        started = _start_time(self.root_pid)
+        same_root = started is not None and started == self._root_started
+        return _job_members(self.job, self.root_pid if same_root else None, processes)
+
+    def resident_bytes(self) -> int:
+        processes = _processes()
+        return sum(processes[pid].rss_bytes for pid in self._select(processes))
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            processes = _processes()
+            members = self._select(processes)
+            total = sum(processes[pid].rss_bytes for pid in members)
+            self.peak_rss_bytes = max(self.peak_rss_bytes, total)
+            too_many = self.max_processes is not None and len(members) > self.max_processes
+            if total > self.limit_bytes or too_many:
+                self.reason = "memory" if total > self.limit_bytes else "processes"
+                self.tripped = True
+                _kill_members(self._select)
+                if self.on_exceed is not None:
+                    self.on_exceed()
+                return
+            self._stop.wait(self.interval)

@@ -1,0 +1,188 @@
+"""The assignment spec: one declarative file, read once, passed down everywhere.
+
+Every number the grader uses to decide a grade (points, thresholds, limits, hidden
+data sizes) comes from this object, so a setting cannot be honoured in one place
+and ignored in another. The secret seed is resolved here too, but never stored in
+the spec file: it comes from a file or an environment variable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "assignments" / "deepbind_motif.toml"
+SECRET_ENV = "MOTIFGRADER_SECRET"
+QUESTIONS = ("general", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6")
+
+
+class SpecError(Exception):
+    """The assignment spec cannot be read or is inconsistent; the message says where."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AssignmentInfo(_Frozen):
+    id: str
+    title: str
+    version: str
+    development_seed: int
+
+
+class DataSpec(_Frozen):
+    seq_len: int = Field(gt=0)
+    motif: str = Field(pattern=r"^[ACGT]+$")
+    motif_prob: float = Field(ge=0, le=1)
+    hidden_num_pos: int = Field(gt=0)
+    hidden_num_neg: int = Field(gt=0)
+    motif_probe_size: int = Field(gt=0)
+    multi_num_per_class: int = Field(gt=0)
+    multi_co_occurrence: float = Field(ge=0, le=1)
+    interaction_num_per_pattern: int = Field(gt=0)
+
+
+class LimitsSpec(_Frozen):
+    cell_timeout_s: float = Field(gt=0)
+    notebook_timeout_s: float = Field(gt=0)
+    kernel_start_timeout_s: float = Field(gt=0)
+    harvest_timeout_s: float = Field(gt=0)
+    scorer_timeout_s: float = Field(gt=0)
+    memory_mb: int = Field(gt=0)
+    output_bytes: int = Field(gt=0)
+    single_output_bytes: int = Field(gt=0)
+    files_written: int = Field(gt=0)
+    file_size_mb: int = Field(gt=0)
+    harvest_mb: int = Field(gt=0)
+    threads_per_kernel: int = Field(gt=0)
+
+
+class ThresholdsSpec(_Frozen):
+    recovery_similarity: float = Field(gt=0, le=1)
+    recovery_partial_from: float = Field(ge=-1, le=1)
+    pwm_activation_fraction: float = Field(gt=0, lt=1)
+    auc_full_fraction: float = Field(gt=0, le=1)
+    auc_zero_fraction: float = Field(ge=0, lt=1)
+    claim_tolerance: float = Field(ge=0)
+    ceiling_tolerance: float = Field(ge=0)
+    interaction_margin: float = Field(ge=0)
+    response_margin: float = Field(ge=0)
+
+
+class CheckSpec(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    question: Literal["general", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
+    points: float = Field(ge=0)
+    visibility: Literal["public", "hidden"]
+    kind: Literal["auto", "manual"] = "auto"
+
+
+class AssignmentSpec(_Frozen):
+    assignment: AssignmentInfo
+    data: DataSpec
+    limits: LimitsSpec
+    thresholds: ThresholdsSpec
+    checks: tuple[CheckSpec, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AssignmentSpec:
+        ids = [c.id for c in self.checks]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"check ids must be unique; repeated: {duplicates}")
+        t = self.thresholds
+        if t.auc_zero_fraction >= t.auc_full_fraction:
+            raise ValueError("thresholds.auc_zero_fraction must be below auc_full_fraction")
+        if t.recovery_partial_from >= t.recovery_similarity:
+            raise ValueError("thresholds.recovery_partial_from must be below recovery_similarity")
+        return self
+
+    def check(self, check_id: str) -> CheckSpec:
+        for check in self.checks:
+            if check.id == check_id:
+                return check
+        raise KeyError(check_id)
+
+    @property
+    def auto_max(self) -> float:
+        return sum(c.points for c in self.checks if c.kind == "auto")
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def fingerprint(self) -> str:
+        """Content hash: a changed spec means earlier grades are not comparable."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def load_spec(path: Path | str | None = None) -> AssignmentSpec:
+    """Read and validate a spec file (the bundled homework spec by default)."""
+    spec_path = Path(path) if path is not None else DEFAULT_SPEC_PATH
+    try:
+        raw = tomllib.loads(spec_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SpecError(f"assignment spec {spec_path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"assignment spec {spec_path} cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"assignment spec {spec_path} is not valid TOML: {exc}") from exc
+    try:
+        return AssignmentSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SpecError(f"assignment spec {spec_path} is invalid: {problems}") from exc
+
+
+@dataclass(frozen=True)
+class SeedInfo:
+    """Where the hidden data's randomness comes from.
+
+    `kind` is "secret" when the instructor supplied one, "development" otherwise;
+    reports say which, because development grades are reproducible by anyone.
+    """
+
+    kind: Literal["secret", "development"]
+    material: str
+
+    def derive(self, purpose: str) -> int:
+        """An independent 32-bit seed per purpose, so datasets do not share draws.
+
+        Deriving through a hash also means a probe seed shown to a student kernel
+        reveals nothing about the hidden data's seed.
+        """
+        digest = hashlib.sha256(f"{self.material}\x00{purpose}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+
+    @property
+    def is_secret(self) -> bool:
+        return self.kind == "secret"
+
+
+def resolve_seed(
+    spec: AssignmentSpec, secret_file: Path | str | None = None, env: dict | None = None
+) -> SeedInfo:
+    """The secret from `secret_file`, else $MOTIFGRADER_SECRET, else the development seed."""
+    environ = os.environ if env is None else env
+    if secret_file is not None:
+        try:
+            material = Path(secret_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SpecError(f"secret file {secret_file} cannot be read: {exc}") from exc
+        if not material:
+            raise SpecError(f"secret file {secret_file} is empty")
+        return SeedInfo("secret", material)
+    if environ.get(SECRET_ENV, "").strip():
+        return SeedInfo("secret", environ[SECRET_ENV].strip())
+    return SeedInfo("development", str(spec.assignment.development_seed))

@@ -1,0 +1,131 @@
+"""Training and scoring, repeatable on a shared two-core machine.
+
+Every training run here is seeded through Keras (Python, numpy and TensorFlow at
+once) and pinned to a few threads, because grading runs beside other work and a
+result that changes with the machine's load cannot be an answer key.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference.metrics import Evaluation, evaluate
+from reference.validation import InputError, check_array, check_count
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a `fit` left behind: the loss curves, how long it ran, and the epoch kept.
+
+    `best_epoch` (0-based) is the epoch of lowest validation loss, whose weights
+    EarlyStopping restored.
+    """
+
+    history: dict[str, list[float]] = field(repr=False)
+    epochs_run: int
+    seconds: float
+    best_epoch: int
+
+    def to_dict(self) -> dict:
+        return {
+            "history": {k: [float(v) for v in vs] for k, vs in self.history.items()},
+            "epochs_run": self.epochs_run,
+            "seconds": self.seconds,
+            "best_epoch": self.best_epoch,
+        }
+
+
+def configure_runtime(seed: int, threads: int = 1) -> None:
+    """Seed everything and cap TensorFlow's threads.
+
+    Thread counts can only be set before TensorFlow starts its thread pools; later
+    calls keep the first setting (TensorFlow refuses the change), which is harmless
+    because a process trains with one setting throughout.
+    """
+    threads = check_count("threads", threads, minimum=1)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    for setter in (
+        tf.config.threading.set_intra_op_parallelism_threads,
+        tf.config.threading.set_inter_op_parallelism_threads,
+    ):
+        try:
+            setter(threads)
+        except RuntimeError:
+            pass
+    keras.utils.set_random_seed(int(seed))
+
+
+def train_model(
+    model,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    verbose: int = 0,
+) -> TrainingResult:
+    """Fit with the starter's EarlyStopping (val_loss, `restore_best_weights=True`)."""
+    import keras
+
+    X_train = check_array("X_train", X_train, ndim=3, last_dim=4, finite=True)
+    X_val = check_array("X_val", X_val, ndim=3, last_dim=4, finite=True)
+    y_train = check_array("y_train", y_train, ndim=1)
+    y_val = check_array("y_val", y_val, ndim=1)
+    if X_train.shape[0] != y_train.shape[0] or X_val.shape[0] != y_val.shape[0]:
+        raise InputError(
+            f"inputs and labels differ in length: train {X_train.shape[0]} vs "
+            f"{y_train.shape[0]}, val {X_val.shape[0]} vs {y_val.shape[0]}"
+        )
+    epochs = check_count("epochs", epochs, minimum=1)
+    batch_size = check_count("batch_size", batch_size, minimum=1)
+    patience = check_count("patience", patience)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True
+    )
+    start = time.perf_counter()
+    fitted = model.fit(
+        X_train,
+        y_train.astype(np.float32),
+        validation_data=(X_val, y_val.astype(np.float32)),
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=[stop],
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
+    val_loss = history.get("val_loss") or [0.0]
+    return TrainingResult(
+        history=history,
+        epochs_run=len(history.get("loss", [])),
+        seconds=float(seconds),
+        best_epoch=int(np.argmin(val_loss)),
+    )
+
+
+def predict_scores(model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """The model's output as a flat float64 vector, one score per sequence."""
+    X = check_array("X", X, ndim=3, last_dim=4, finite=True)
+    scores = np.asarray(model.predict(X, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if scores.size != X.shape[0]:
+        raise InputError(
+            f"the model returned {scores.size} values for {X.shape[0]} sequences; "
+            "it must output one score per sequence"
+        )
+    return scores.reshape(X.shape[0])
+
+
+def evaluate_model(model, X: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """ROC AUC, the starter's PR AUC and average precision of `model` on (X, labels)."""
+    return evaluate(labels, predict_scores(model, X))
