@@ -108,6 +108,12 @@ def _probe_problem(result: dict, function: str) -> str:
 # --------------------------------------------------------------------------- general
 
 
+def describe_cell(cell: CellRecord) -> str:
+    """How a student finds a cell: its first line, and its In [n] number when it ran."""
+    count = f" (In [{cell.execution_count}])" if cell.execution_count else ""
+    return f"the cell starting `{cell.source_head[:60]}`{count}"
+
+
 @check("notebook_runs")
 def notebook_runs(ctx: CheckContext) -> Outcome:
     code_cells = [c for c in ctx.cells]
@@ -125,9 +131,9 @@ def notebook_runs(ctx: CheckContext) -> Outcome:
         first = failing[0]
         return Outcome(
             0.5 * good / len(code_cells),
-            f"{len(failing)} of {len(code_cells)} code cells raised an error; the first is cell "
-            f"{first.index} ({first.error_name}: {first.error_value[:120]}). Fix it and re-run "
-            "the notebook from the top (Kernel > Restart & Run All).",
+            f"{len(failing)} of {len(code_cells)} code cells raised an error; the first is "
+            f"{describe_cell(first)} ({first.error_name}: {first.error_value[:120]}). Fix it "
+            "and re-run the notebook from the top (Kernel > Restart & Run All).",
             evidence,
         )
     return Outcome(0.0, ctx.execution_message, evidence)
@@ -329,7 +335,8 @@ def training_curves(ctx: CheckContext) -> Outcome:
     return Outcome(0.0, "`history` has no finite loss values.", evidence)
 
 
-def _auc_outcome(ctx: CheckContext, metric: str, label: str) -> Outcome:
+def _auc_outcome(ctx: CheckContext, metric: str, label: str, shown: str | None = None) -> Outcome:
+    """Credit for `metric` relative to the oracle's; `shown` is reported beside it."""
     problem = _model_problem(ctx, "model", "main")
     if problem:
         return Outcome(0.0, problem)
@@ -346,12 +353,16 @@ def _auc_outcome(ctx: CheckContext, metric: str, label: str) -> Outcome:
         "oracle": oracle,
         "full_credit_from": full_at,
         "n_sequences": main.evaluation.n,
+        "roc_auc": main.evaluation.roc_auc,
+        "pr_auc": main.evaluation.pr_auc,
         "average_precision": main.evaluation.average_precision,
     }
     message = (
         f"{label} {measured:.4f} on {main.evaluation.n:,} hidden sequences; the best possible "
         f"(oracle) is {oracle:.4f}; full credit from {full_at:.4f}."
     )
+    if shown:
+        message += f" {shown.format(main=main)}"
     if fraction < 1:
         message += (
             " Train longer, use a kernel wider than the motif, or more filters, and check that "
@@ -367,7 +378,16 @@ def hidden_roc_auc(ctx: CheckContext) -> Outcome:
 
 @check("hidden_pr_auc")
 def hidden_pr_auc(ctx: CheckContext) -> Outcome:
-    return _auc_outcome(ctx, "pr_auc", "PR AUC")
+    """Judged by average precision: the starter's `auc(recall, precision)` interpolates
+    between tied scores, which flatters the oracle (whose scores are small integers)
+    over any model with continuous outputs, so the ratio would be unfair."""
+    return _auc_outcome(
+        ctx,
+        "average_precision",
+        "Average precision",
+        "(PR AUC as the starter computes it: {main.evaluation.pr_auc:.4f}, oracle "
+        "{main.oracle.pr_auc:.4f}.)",
+    )
 
 
 @check("reported_metrics_supported")

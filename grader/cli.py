@@ -147,9 +147,8 @@ def _print_summary(summary) -> None:
 )
 def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> None:
     """Run the reference solution and write the instructor's answer key."""
-    from reference.pipeline import run_reference
-
     from grader.spec import load_spec
+    from reference.pipeline import run_reference
 
     try:
         spec = load_spec(spec_path)

@@ -348,10 +348,13 @@ async def _execute(
                 if not alive:
                     break
         if status == "timeout" and not message:
+            per_cell = bool(client.timed_out_cells) and deadline > time.monotonic()
             message = (
-                f"A cell ran past the {settings.cell_timeout_s:.0f} s per-cell limit"
-                if client.timed_out_cells and deadline > time.monotonic()
-                else f"The notebook ran past the {settings.notebook_timeout_s:.0f} s limit"
+                f"{{cell}} ran past the {settings.cell_timeout_s:.0f} s per-cell limit and was "
+                "interrupted."
+                if per_cell
+                else f"The notebook ran past its {settings.notebook_timeout_s:.0f} s limit while "
+                "{cell} was running."
             )
         if alive:
             for step in steps:
@@ -399,6 +402,11 @@ async def _execute(
         _cell_record(i, notebook.cells[i], i in client.timed_out_cells, i in ran)
         for i in code_cells
     ]
+    if "{cell}" in message:
+        stuck = next((c for c in cells if c.status == "timeout"), None)
+        head = f"the cell starting `{stuck.source_head[:60]}`" if stuck else "a cell"
+        message = message.replace("{cell}", head)
+        message = message[0].upper() + message[1:]
     if status == "ok" and any(c.status == "error" for c in cells):
         status = "errors"
         failing = [c for c in cells if c.status == "error"]

@@ -272,7 +272,8 @@ def _noise_results(value: Any) -> list[dict[str, float]]:
     if not isinstance(value, list) or not value:
         raise InputError(
             "`noise_results` should be a non-empty list of dicts with 'motif_prob', "
-            f"'noise_std', 'roc_auc' and 'pr_auc', but it is {_describe(value)}"
+            "'noise_std', 'roc_auc' and 'pr_auc', but it is "
+            + ("empty" if isinstance(value, list) else _describe(value))
         )
     rows = []
     for i, entry in enumerate(value[:500]):

@@ -37,7 +37,10 @@ def _checked(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nda
         raise InputError(f"labels has {labels.size} entries but scores has {scores.size}")
     if not np.all(np.isfinite(scores)):
         raise InputError("scores contain NaN or infinite values; the model's output is broken")
-    if np.unique(labels).size != 2:
+    classes = np.unique(labels)
+    if not np.all(np.isin(classes, (0, 1))):
+        raise InputError(f"labels must be 0 or 1, found {classes[:5].tolist()}")
+    if classes.size != 2:
         raise InputError("labels must contain both classes (0 and 1) to compute an AUC")
     return labels.astype(np.int64), scores
 

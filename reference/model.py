@@ -237,7 +237,9 @@ def _ensure_built(model: Any, sample: np.ndarray) -> None:
     try:
         model(sample[:1])
     except Exception as exc:
-        raise InputError(f"the model could not be run on input of shape {sample.shape}: {exc}")
+        raise InputError(
+            f"the model could not be run on input of shape {sample.shape}: {exc}"
+        ) from exc
 
 
 def conv_activations(model: Any, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -6,14 +6,10 @@ never pyplot figures: a notebook's backend is left alone, nothing is registered 
 pyplot (so nothing leaks), and figures can be drawn in several threads at once. Fonts
 are set per artist, not through `rcParams`, so the caller's style is never changed.
 
-The grader renders a whole report, seven figures, in under a second, so each figure
-has about 0.15 s. Two things would blow that budget and are avoided: matplotlib's layout
-engines (constrained/tight layout measure every artist in an extra pass, doubling the
-cost), replaced by margins in inches sized from the text they must hold; and
-logomaker's per-letter typesetting (two TextPaths and three path extents per letter,
-over a second for a five-row logo), replaced by letter outlines computed once and
-drawn as one collection per logo. The logomaker renderer stays available with
-`logo_figure(..., engine="logomaker")` and draws the same letters in the same boxes.
+Figures are drawn once per student, in the grading job, and stored with the result.
+matplotlib's layout engines (constrained/tight layout measure every artist in an extra
+pass, doubling the cost) are replaced by margins in inches sized from the text they
+must hold. Sequence logos are drawn by logomaker.
 
 Inputs are checked at the boundary with `reference.validation`: a bad argument raises
 `InputError` naming it. Sizes suit a report about 700 px wide at the default 100 dpi.
@@ -22,7 +18,6 @@ Inputs are checked at the boundary with `reference.validation`: a bad argument r
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import math
 import sys
@@ -32,14 +27,11 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import PathPatch, Rectangle
-from matplotlib.path import Path
-from matplotlib.textpath import TextPath, text_to_path
+from matplotlib.patches import Rectangle
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import Affine2D
 from sklearn.metrics import auc, precision_recall_curve, roc_auc_score, roc_curve
 
 from reference.compare import motif_matrix
@@ -79,7 +71,6 @@ MAX_BITS = 2.0
 # starter's 1e-6 pseudocounts from costing a glyph each.
 MIN_VISIBLE_BITS = 2e-3
 PWM_ROW_TOLERANCE = 1e-3
-LOGO_ENGINES = ("fast", "logomaker")
 HEATMAP_CELL_WIDTH = 0.45  # inches
 INTERACTION_CONDITIONS = ("none", "A", "B", "A+B")
 _CONDITION_MOTIFS = {"none": (), "A": (0,), "B": (1,), "A+B": (0, 1)}
@@ -282,26 +273,6 @@ def _check_labels_scores(labels: Any, scores: Any, scores_name: str) -> tuple[np
 # --------------------------------------------------------------------------- logos
 
 
-@functools.lru_cache(maxsize=16)
-def _letter_outline(letter: str) -> tuple[Path, float]:
-    """The letter's outline in a unit box, and the share of a position it may fill.
-
-    As in logomaker, no letter is stretched wider than an "E" would be, so a narrow
-    letter keeps its shape and is centred in its column.
-    """
-    prop = FontProperties(family=FONT, weight="bold")
-    boxes = {c: TextPath((0, 0), c, size=1, prop=prop) for c in (letter, "E")}
-    extents = boxes[letter].get_extents()
-    unit = (
-        Affine2D()
-        .translate(-extents.x0, -extents.y0)
-        .scale(1 / extents.width, 1 / extents.height)
-        .transform_path(boxes[letter])
-    )
-    widest = max(extents.width, boxes["E"].get_extents().width)
-    return unit, extents.width / widest
-
-
 def logo_frame(pwm: np.ndarray):
     """Letter heights in bits as a DataFrame (rows positions from 1, columns A C G T).
 
@@ -316,29 +287,7 @@ def logo_frame(pwm: np.ndarray):
 
 
 def _draw_logo(ax: Axes, frame) -> None:
-    """Stack letters smallest at the bottom, each scaled into its box, as one collection."""
-    heights = frame.to_numpy()
-    patches = []
-    for position, column in zip(frame.index, heights, strict=True):
-        floor = 0.0
-        for base in np.argsort(column, kind="stable"):
-            height = column[base]
-            if height <= 0:
-                continue
-            letter = frame.columns[base]
-            outline, share = _letter_outline(letter)
-            width = LOGO_LETTER_WIDTH * share
-            placed = (
-                Affine2D().scale(width, height).translate(position - width / 2, floor)
-            ).transform_path(outline)
-            patches.append(PathPatch(placed, facecolor=BASE_COLORS[letter], linewidth=0))
-            floor += height
-    if patches:
-        ax.add_collection(PatchCollection(patches, match_original=True), autolim=False)
-
-
-def _draw_logo_with_logomaker(ax: Axes, frame) -> None:
-    import logomaker  # loads pyplot and its own test-suite (~1 s): only when asked for
+    import logomaker  # imported on first use: it loads pyplot, which costs about a second
 
     logomaker.Logo(
         frame,
@@ -355,19 +304,14 @@ def logo_figure(
     pwms: Sequence[np.ndarray],
     titles: Sequence[str],
     motif: str | None = None,
-    *,
-    engine: str = "fast",
 ) -> Figure:
     """Information logos of filter PWMs, one row each, the implanted motif on top.
 
     Letter height is frequency x information content, so a certain base is 2 bits
     tall and an uninformative column is empty: the eye reads how sure the filter is,
     not only its consensus. All rows share one x scale (position 1 at the left) so a
-    filter's width can be compared with the motif's. `engine="logomaker"` draws the
-    letters with logomaker itself (slower, same picture).
+    filter's width can be compared with the motif's. Letters are drawn by logomaker.
     """
-    if engine not in LOGO_ENGINES:
-        raise InputError(f"engine must be one of {LOGO_ENGINES}, got {engine!r}")
     if isinstance(pwms, np.ndarray) and pwms.ndim == 2:
         raise InputError(
             f"pwms has shape {pwms.shape}; pass a list of (width, 4) PWMs, e.g. [pwm] for one"
@@ -411,11 +355,10 @@ def logo_figure(
             hgap=LOGO_ROW_GAP,
         )
     ]
-    draw = _draw_logo if engine == "fast" else _draw_logo_with_logomaker
     for ax, (pwm, title, is_motif) in zip(axes, rows, strict=True):
         frame = logo_frame(pwm)
         if frame.to_numpy().any():
-            draw(ax, frame)
+            _draw_logo(ax, frame)
         ax.set_xlim(0.5, positions + 0.5)
         ax.set_ylim(0.0, MAX_BITS)
         ax.set_yticks([0, 1, 2])

@@ -101,15 +101,17 @@ def syntax_error(nb):
 
 
 def trains_on_test_set(nb):
-    """Fits on train + test, reports the (inflated) test AUC and made-up kernel results."""
+    """Fine-tunes on the test set, reports that inflated AUC and made-up kernel results."""
+    model_cell = nb.cells[_find(nb, "model = build_deepbind_like_model(SEQ_LEN")]
+    model_cell.source = model_cell.source.replace(
+        "num_filters=16, kernel_size=len(MOTIF))", "num_filters=64, kernel_size=11)"
+    )
     train = nb.cells[_find(nb, "EPOCHS = 10")]
     train.source = train.source.replace(
-        "history = model.fit(X_train, train_y,",
-        "X_all = np.concatenate([X_train, X_test])\n"
-        "y_all = np.concatenate([train_y, test_y])\n"
-        "for _ in range(3):\n"
-        "    model.fit(X_test, test_y, epochs=40, batch_size=32, verbose=0)\n"
-        "history = model.fit(X_all, y_all,",
+        "callbacks=[es])\n",
+        "callbacks=[es])\n"
+        "# squeeze out the last bit of AUC\n"
+        "model.fit(X_test, test_y, epochs=100, batch_size=32, verbose=0)\n",
     )
     results = nb.cells[_find(nb, "kernel_results = {}")]
     results.source = results.source.replace(

@@ -192,13 +192,13 @@ def test_self_check_skips_hidden_checks_with_a_reason():
 def test_notebook_with_errors_gets_partial_run_credit_naming_the_first_failing_cell():
     cells = (
         CellRecord(0, 1, 1.0, "ok"),
-        CellRecord(1, 2, 0.5, "error", "ValueError", "bad shape"),
+        CellRecord(1, 2, 0.5, "error", "ValueError", "bad shape", source_head="x = 1"),
         CellRecord(2, 3, 0.1, "ok"),
         CellRecord(3, 4, 0.1, "ok"),
     )
     result = _run("notebook_runs", _context(status="errors", cells=cells))
     assert result.points == pytest.approx(5 * 0.5 * 3 / 4, abs=0.01)
-    assert "cell 1 (ValueError: bad shape)" in result.message
+    assert "the cell starting `x = 1` (In [2]) (ValueError: bad shape)" in result.message
 
 
 def test_a_check_that_crashes_is_reported_as_a_grader_error_not_a_traceback():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import struct
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -53,7 +52,7 @@ def letter_boxes(ax) -> list[tuple[float, float, float, float, str]]:
         for path, colour in zip(collection.get_paths(), collection.get_facecolors(), strict=True):
             ext = path.get_extents()
             boxes.append((ext.x0 + ext.width / 2, ext.y0, ext.y1, ext.height, to_hex(colour)))
-    for patch in ax.patches:  # the logomaker engine adds one patch per letter
+    for patch in ax.patches:  # logomaker adds one patch per letter
         ext = patch.get_path().get_extents()
         boxes.append((ext.x0 + ext.width / 2, ext.y0, ext.y1, ext.height, to_hex(patch.get_fc())))
     return sorted(boxes)
@@ -124,18 +123,6 @@ def test_logo_heights_agree_with_logomakers_information_transform():
     np.testing.assert_allclose(frame.to_numpy(), theirs, atol=1e-12)
 
 
-def test_logomaker_engine_draws_the_same_letters_in_the_same_boxes():
-    pytest.importorskip("logomaker")
-    pwm = np.random.default_rng(5).dirichlet(np.ones(4) * 0.4, size=6)
-    fast = letter_boxes(plots.logo_figure([pwm], ["f"]).axes[0])
-    slow = letter_boxes(plots.logo_figure([pwm], ["f"], engine="logomaker").axes[0])
-    assert len(fast) == len(slow) > 0
-    for mine, theirs in zip(fast, slow, strict=True):
-        assert mine[4] == theirs[4]
-        assert mine[1:4] == pytest.approx(theirs[1:4], abs=1e-6)
-        assert mine[0] == pytest.approx(theirs[0], abs=1e-6)
-
-
 @pytest.mark.parametrize(
     ("pwms", "titles", "motif", "named"),
     [
@@ -151,11 +138,6 @@ def test_logomaker_engine_draws_the_same_letters_in_the_same_boxes():
 def test_logo_figure_rejects_bad_input_naming_the_argument(pwms, titles, motif, named):
     with pytest.raises(InputError, match=named.replace("[", r"\[").replace("]", r"\]")):
         plots.logo_figure(pwms, titles, motif=motif)
-
-
-def test_logo_figure_rejects_an_unknown_engine():
-    with pytest.raises(InputError, match="engine"):
-        plots.logo_figure([np.full((3, 4), 0.25)], ["f"], engine="svg")
 
 
 # --------------------------------------------------------------------------- ROC / PR
@@ -497,19 +479,15 @@ def figure_makers(scored) -> dict[str, Callable[[], Figure]]:
 
 
 def test_every_figure_renders_to_a_png_at_most_700_px_wide_and_nothing_stays_open(scored):
-    """Also a loose time guard for a shared 2-core CI: the seven report figures in < 4 s
-    of CPU (about 1 s on the development machine; the benchmark below gives each)."""
     pyplot = pytest.importorskip("matplotlib.pyplot")
     backend, rc = matplotlib.get_backend(), dict(matplotlib.rcParams)
     open_before = pyplot.get_fignums()
-    start = time.process_time()
     for name, make in figure_makers(scored).items():
         png = plots.figure_to_png_bytes(make())
         assert png.startswith(PNG_SIGNATURE), name
         width, height = png_size(png)
         assert 300 <= width <= 700, name
         assert 100 <= height <= 700, name
-    assert time.process_time() - start < 4.0
     assert pyplot.get_fignums() == open_before
     assert matplotlib.get_backend() == backend
     assert dict(matplotlib.rcParams) == rc  # the caller's style is never touched
@@ -549,13 +527,3 @@ def test_figure_to_png_bytes_rejects_bad_input_naming_the_argument(fig, dpi, nam
     fig = fig if fig is not None else plots.loss_figure({})
     with pytest.raises(InputError, match=named):
         plots.figure_to_png_bytes(fig, dpi=dpi)
-
-
-@pytest.mark.parametrize(
-    "name", ["logo", "roc", "loss", "kernel", "noise", "heatmap", "interaction"]
-)
-def test_benchmark_report_figure(benchmark, scored, name):
-    """Render times: `pytest tests/test_plots.py -o addopts="" -k benchmark`."""
-    make = figure_makers(scored)[name]
-    plots.figure_to_png_bytes(make())  # warm up
-    assert benchmark(lambda: plots.figure_to_png_bytes(make())).startswith(PNG_SIGNATURE)

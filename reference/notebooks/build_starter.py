@@ -442,7 +442,7 @@ def build_notebook(seed_text: str) -> NotebookNode:
             continue
         heading = _heading(block.lines[0], is_title=index == 0)
         body = list(block.lines[1:])
-        if grading_added is False and re.match(r"^##\s+1\.", heading):
+        if not grading_added and re.match(r"^##\s+1\.", heading):
             cells.append(nbformat.v4.new_markdown_cell(GRADING_CELL))
             grading_added = True
         if not _is_questions(block):
@@ -482,6 +482,7 @@ def _indented(block: Block) -> list[str]:
 
 
 def write_notebook(seed_path: Path, out_path: Path) -> None:
+    """Write the starter as nbformat writes it, so a rebuild is byte-for-byte comparable."""
     notebook = build_notebook(seed_path.read_text(encoding="utf-8"))
     out_path.write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
 
