@@ -266,13 +266,33 @@ def _cell_record(index: int, cell: Any, timed_out: bool, ran: bool) -> CellRecor
     )
 
 
-async def _execute(
+@dataclass
+class _Session:
+    """One kernel's run over some cells, then the grader steps if the kernel still answers."""
+
+    status: str = "ok"
+    message: str = ""
+    ran: set[int] = field(default_factory=set)
+    timed_out: set[int] = field(default_factory=set)
+    alive: bool = False
+    stopped_at: int | None = None
+    steps: dict[str, str] = field(default_factory=dict)
+    step_errors: dict[str, str] = field(default_factory=dict)
+    kernel_start_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+    truncated: bool = False
+    leftovers: int = 0
+    sandbox: str = ""
+
+
+async def _session(
     notebook: Any,
     job_dir: Path,
     settings: ExecutionSettings,
     preamble: GraderStep | None,
     steps: list[GraderStep],
-) -> ExecutionResult:
+    cells_to_run: list[int],
+) -> _Session:
     info = sandboxing.probe_sandbox(settings.sandbox)
     job = sandboxing.prepare_job(job_dir, info)
     limits = sandboxing.SandboxLimits(
@@ -294,83 +314,82 @@ async def _execute(
     )
     client = _CappedClient(notebook, km, settings)
     env = sandboxing.scrubbed_environment(job=job, threads=settings.threads)
-    code_cells = [i for i, c in enumerate(notebook.cells) if c.get("cell_type") == "code"]
-    ran: set[int] = set()
-    status, message = "ok", ""
-    step_status: dict[str, str] = {}
-    step_errors: dict[str, str] = {}
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    session = _Session(sandbox=info.detail)
     watchdog: sandboxing.MemoryWatchdog | None = None
     started = time.monotonic()
-    kernel_ready = started
-    alive = False
     try:
         await client.async_start_new_kernel(env=env, cwd=str(job.work_dir))
         await client.async_start_new_kernel_client()
-        kernel_ready = time.monotonic()
-        alive = True
+        session.kernel_start_seconds = time.monotonic() - started
+        session.alive = True
         pid = km.provisioner.process.pid if km.provisioner and km.provisioner.process else None
         if pid:
             watchdog = sandboxing.MemoryWatchdog(
                 pid, settings.memory_bytes, job=job, max_processes=settings.max_processes
             )
             watchdog.start()
-        deadline = kernel_ready + settings.notebook_timeout_s
+        deadline = time.monotonic() + settings.notebook_timeout_s
         if preamble is not None:
-            step_status[preamble.name], step_errors[preamble.name] = await _run_code(
-                client, preamble.code, preamble.timeout_s
-            )
+            result = await _run_code(client, preamble.code, preamble.timeout_s)
+            session.steps[preamble.name], session.step_errors[preamble.name] = result
         execution_count = 0
-        for index in code_cells:
+        for index in cells_to_run:
             cell = notebook.cells[index]
             if not cell.get("source", "").strip():
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                status = "timeout"
+                session.status, session.stopped_at = "timeout", index
                 break
             execution_count += 1
             client._current_cell = index
-            ran.add(index)
+            session.ran.add(index)
             try:
                 await asyncio.wait_for(
                     client.async_execute_cell(cell, index, execution_count=execution_count),
                     timeout=remaining,
                 )
             except TimeoutError:
-                status = "timeout"
+                session.status, session.stopped_at = "timeout", index
                 client.timed_out_cells.add(index)
                 await km.interrupt_kernel()
-                alive = await _kernel_answers(client)
+                session.alive = await _kernel_answers(client)
                 break
             if index in client.timed_out_cells:
-                status = "timeout"
-                alive = await _kernel_answers(client)
-                if not alive:
+                session.status = "timeout"
+                session.alive = await _kernel_answers(client)
+                if not session.alive:
+                    session.stopped_at = index
                     break
-        if status == "timeout" and not message:
+        if session.status == "timeout":
             per_cell = bool(client.timed_out_cells) and deadline > time.monotonic()
-            message = (
+            session.message = (
                 f"{{cell}} ran past the {settings.cell_timeout_s:.0f} s per-cell limit and was "
                 "interrupted."
                 if per_cell
                 else f"The notebook ran past its {settings.notebook_timeout_s:.0f} s limit while "
                 "{cell} was running."
             )
-        if alive:
+        if session.alive:
             for step in steps:
                 result, error = await _run_code(client, step.code, step.timeout_s)
-                step_status[step.name], step_errors[step.name] = result, error
+                session.steps[step.name], session.step_errors[step.name] = result, error
                 if result == "timeout":
                     await km.interrupt_kernel()
                     if not await _kernel_answers(client):
+                        session.alive = False
                         break
                 if result == "died":
+                    session.alive = False
                     break
     except DeadKernelError:
-        status, alive = "died", False
+        session.status, session.alive = "died", False
+        session.stopped_at = client._current_cell
     except RuntimeError as exc:
         if "Kernel didn't respond" in str(exc) or "Kernel died" in str(exc):
-            status, message = "died", f"The kernel did not start: {exc}"
+            session.status, session.alive = "died", False
+            session.message = f"The kernel did not start: {exc}"
         else:
             raise
     finally:
@@ -383,30 +402,72 @@ async def _execute(
             pass
         if client.kc is not None:
             client.kc.stop_channels()
-        leftovers = sandboxing.kill_job_processes(job)
-    if watchdog is not None and watchdog.tripped and watchdog.reason == "processes":
-        status = "died"
-        message = (
-            f"The notebook started more than {settings.max_processes} processes or threads "
-            "and was stopped."
-        )
-    elif watchdog is not None and watchdog.tripped:
-        status = "oom"
-        message = (
-            f"The kernel used more than {settings.memory_bytes / 2**30:.1f} GiB of memory "
-            "and was stopped."
-        )
-    elif status == "died" and not message:
-        message = "The kernel died (the notebook exited or crashed the Python process)."
+        session.leftovers = sandboxing.kill_job_processes(job)
+    session.timed_out = set(client.timed_out_cells)
+    session.truncated = bool(client.truncated_cells)
+    if watchdog is not None:
+        session.peak_memory_bytes = watchdog.peak_rss_bytes
+        if watchdog.tripped:
+            session.alive = False
+            session.stopped_at = client._current_cell
+            if watchdog.reason == "processes":
+                session.status = "died"
+                session.message = (
+                    f"The notebook started more than {settings.max_processes} processes or "
+                    "threads and was stopped."
+                )
+            else:
+                session.status = "oom"
+                session.message = (
+                    f"The kernel used more than {settings.memory_bytes / 2**30:.1f} GiB of "
+                    "memory and was stopped."
+                )
+    if session.status == "died" and not session.message:
+        session.message = "The kernel died (the notebook exited or crashed the Python process)."
+    return session
+
+
+def _fresh_copy(notebook: Any) -> Any:
+    copy = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    for cell in copy.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+    return copy
+
+
+async def _execute(
+    notebook: Any,
+    job_dir: Path,
+    settings: ExecutionSettings,
+    preamble: GraderStep | None,
+    steps: list[GraderStep],
+) -> ExecutionResult:
+    code_cells = [i for i, c in enumerate(notebook.cells) if c.get("cell_type") == "code"]
+    started = time.monotonic()
+    first = await _session(notebook, job_dir, settings, preamble, steps, code_cells)
+    status, message = first.status, first.message
+    grader_steps, step_errors = first.steps, first.step_errors
+    replayed = False
+    before = [i for i in code_cells if first.stopped_at is not None and i < first.stopped_at]
+    if not first.alive and first.stopped_at is not None and before:
+        # The kernel is gone, so nothing could be read from it. Run the cells before
+        # the one that killed it in a fresh kernel, to grade what did work.
+        second = await _session(_fresh_copy(notebook), job_dir, settings, preamble, steps, before)
+        if second.alive:
+            grader_steps, step_errors = second.steps, second.step_errors
+            replayed = True
     cells = [
-        _cell_record(i, notebook.cells[i], i in client.timed_out_cells, i in ran)
-        for i in code_cells
+        _cell_record(i, notebook.cells[i], i in first.timed_out, i in first.ran) for i in code_cells
     ]
     if "{cell}" in message:
         stuck = next((c for c in cells if c.status == "timeout"), None)
         head = f"the cell starting `{stuck.source_head[:60]}`" if stuck else "a cell"
         message = message.replace("{cell}", head)
         message = message[0].upper() + message[1:]
+    if status in ("died", "oom") and first.stopped_at is not None:
+        head = notebook.cells[first.stopped_at].get("source", "").strip().splitlines()[:1]
+        if head:
+            message = message.rstrip(".") + f", in the cell starting `{head[0][:60]}`."
     if status == "ok" and any(c.status == "error" for c in cells):
         status = "errors"
         failing = [c for c in cells if c.status == "error"]
@@ -417,19 +478,23 @@ async def _execute(
         not_run = sum(1 for c in cells if c.status == "not_run")
         if not_run:
             message += f" {not_run} later cell(s) did not run."
+    if replayed:
+        message += (
+            " The grader re-ran the cells before that one in a fresh kernel to grade what worked."
+        )
     return ExecutionResult(
         status=status,
         message=message,
         cells=cells,
         notebook=notebook,
-        steps=step_status,
+        steps=grader_steps,
         step_errors=step_errors,
         seconds=time.monotonic() - started,
-        kernel_start_seconds=kernel_ready - started,
-        peak_memory_bytes=watchdog.peak_rss_bytes if watchdog else 0,
-        sandbox=info.detail,
-        output_truncated=bool(client.truncated_cells),
-        leftover_processes=leftovers,
+        kernel_start_seconds=first.kernel_start_seconds,
+        peak_memory_bytes=first.peak_memory_bytes,
+        sandbox=first.sandbox,
+        output_truncated=first.truncated,
+        leftover_processes=first.leftovers,
     )
 
 
