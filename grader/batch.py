@@ -1,31 +1,36 @@
-"""Grade a whole folder: discover, run jobs in parallel, write every output.
+"""Grade a whole folder: discover, run jobs in parallel, record and write every output.
 
-The coordinator hands each submission to a worker (a local process pool by
-default) and is the only writer of the output folder. One bad submission never
-stops the batch: a job that crashes is retried once as an infrastructure failure,
-and if it fails again the student still gets a report saying so.
+The coordinator hands each submission to a worker (a local process pool by default,
+or an existing Dask cluster) and is the only writer of the gradebook and the output
+folder. Each finished grade is stored at once, so a killed run loses nothing
+finished, and a re-run executes only submissions whose grade key changed. One bad
+submission never stops the batch: a job whose worker fails is retried once as an
+infrastructure failure, and if it keeps failing the student still gets a report.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.checks import unrunnable_results
 from grader.discover import Submission, discover_submissions
-from grader.export import grades_csv, results_json, with_manual_points
-from grader.pipeline import GradedSubmission, GradingOptions, grade_submission
+from grader.export import canvas_csv, grades_csv, results_json, with_manual_points
+from grader.gradebook import Gradebook, GradeKey, seed_identity
+from grader.pipeline import GRADER_VERSION, GradedSubmission, GradingOptions, grade_submission
 from grader.report import render_index, render_student_report
 from grader.results import StudentResult
 from grader.spec import AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
 ProgressCallback = Callable[[StudentResult], None]
+JobFunction = Callable[..., GradedSubmission]
+GRADEBOOK_NAME = "gradebook.sqlite"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class BatchSummary:
     seconds: float
     seed_kind: str
     workers: int
+    graded: int = 0
+    reused: int = 0
 
     @property
     def index_path(self) -> Path:
@@ -55,11 +62,15 @@ def default_workers(spec: AssignmentSpec) -> int:
     return max(1, min(by_cores, by_memory))
 
 
-def kernel_reference() -> dict[str, float]:
-    """The reference's measured ROC AUC per kernel width, shown beside students' values."""
+def kernel_expectation_rows() -> list[dict]:
+    """The reference's measured AUC per kernel width (shown beside students' values)."""
     from reference.expectations import kernel_sweep_expectations
 
-    return {str(row["kernel_size"]): row["roc_auc"] for row in kernel_sweep_expectations()}
+    return kernel_sweep_expectations()
+
+
+def kernel_reference() -> dict[str, float]:
+    return {str(row["kernel_size"]): row["roc_auc"] for row in kernel_expectation_rows()}
 
 
 def write_student_outputs(
@@ -83,24 +94,13 @@ def write_student_outputs(
 def write_class_outputs(
     out_dir: Path, results: Iterable[StudentResult], spec: AssignmentSpec, *, secret: bool
 ) -> None:
+    """index.html, grades.csv and canvas.csv for the whole class."""
     results = list(results)
     (out_dir / "index.html").write_text(
         render_index(results, spec, secret=secret), encoding="utf-8"
     )
     (out_dir / "grades.csv").write_text(grades_csv(results, spec), encoding="utf-8")
-    (out_dir / "summary.json").write_text(
-        json.dumps(
-            {
-                "assignment": spec.assignment.id,
-                "students": {
-                    r.student: {"status": r.status, "auto_score": r.auto_score, "score": r.score}
-                    for r in results
-                },
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    (out_dir / "canvas.csv").write_text(canvas_csv(results, spec), encoding="utf-8")
 
 
 def infrastructure_failure(
@@ -119,12 +119,43 @@ def infrastructure_failure(
             checks=unrunnable_results(spec, message),
             submission_hash=submission.content_hash,
             notebook_name=submission.notebook_name,
-        )
+        ),
+        extra={"infrastructure_failure": True},
     )
 
 
-def _pool(workers: int) -> Executor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+class RestartingPool(Executor):
+    """A process pool that replaces itself when a worker process dies.
+
+    A dead worker breaks a `ProcessPoolExecutor` for good: every pending future
+    fails with BrokenProcessPool. The failed jobs are retried by `run_jobs`; this
+    pool makes sure the retry lands on fresh workers. Workers are spawned, not
+    forked, so no state leaks from the coordinator into a job.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new()
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def local_pool(workers: int) -> Executor:
+    return RestartingPool(workers)
 
 
 def run_jobs(
@@ -133,41 +164,65 @@ def run_jobs(
     seed: SeedInfo,
     options: GradingOptions,
     executor: Executor,
-    on_result: Callable[[GradedSubmission], None],
-    retries: int = 1,
+    on_result: Callable[[Submission, GradedSubmission], None],
+    *,
+    job: JobFunction = grade_submission,
+    retries: int = 2,
 ) -> None:
-    """Grade every submission on `executor`; retry a job whose worker failed."""
+    """Grade every submission on `executor`, handing each result over as it finishes.
+
+    An exception from a job is never the student's doing (`grade_submission` turns
+    every student failure into a result), so it is retried: a worker died or was lost.
+    A dead local worker fails every job that pool was running, not only its own, so
+    each job gets more than one retry.
+    """
     expectations = kernel_expectation_rows()
     attempts: dict[str, int] = {}
-    pending: dict[Future, Submission] = {
-        executor.submit(grade_submission, s, spec, seed, options, expectations): s
-        for s in submissions
-    }
+
+    def submit(submission: Submission) -> Future:
+        return executor.submit(job, submission, spec, seed, options, expectations)
+
+    pending: dict[Future, Submission] = {submit(s): s for s in submissions}
     while pending:
-        for future in as_completed(list(pending)):
-            submission = pending.pop(future)
-            try:
-                graded = future.result()
-            except Exception as exc:
-                attempts[submission.student] = attempts.get(submission.student, 0) + 1
-                if attempts[submission.student] <= retries:
-                    try:
-                        retry = executor.submit(
-                            grade_submission, submission, spec, seed, options, expectations
-                        )
-                        pending[retry] = submission
-                        continue
-                    except Exception:
-                        pass
-                graded = infrastructure_failure(submission, spec, f"{type(exc).__name__}: {exc}")
-            on_result(graded)
-            break
+        future = next(as_completed(list(pending)))
+        submission = pending.pop(future)
+        try:
+            graded = future.result()
+        except Exception as exc:
+            attempts[submission.student] = attempts.get(submission.student, 0) + 1
+            if attempts[submission.student] <= retries:
+                try:
+                    pending[submit(submission)] = submission
+                    continue
+                except Exception:
+                    pass
+            graded = infrastructure_failure(submission, spec, f"{type(exc).__name__}: {exc}")
+        on_result(submission, graded)
 
 
-def kernel_expectation_rows() -> list[dict]:
-    from reference.expectations import kernel_sweep_expectations
+def grade_key(submission: Submission, spec: AssignmentSpec, seed: SeedInfo) -> GradeKey:
+    return GradeKey(
+        student=submission.student,
+        submission_hash=submission.content_hash,
+        spec_fingerprint=spec.fingerprint,
+        grader_version=GRADER_VERSION,
+        seed_id=seed_identity(seed.material),
+    )
 
-    return kernel_sweep_expectations()
+
+def _executor_for(scheduler: str | None, workers: int) -> tuple[Executor, Callable[[], None]]:
+    """A local process pool, or an executor on an existing Dask cluster."""
+    if scheduler is None:
+        pool = local_pool(workers)
+        return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "--scheduler needs dask.distributed: pip install 'motifgrader[dask]'"
+        ) from exc
+    client = Client(scheduler, timeout=30)
+    return client.get_executor(pure=False), client.close
 
 
 def grade_folder(
@@ -179,11 +234,19 @@ def grade_folder(
     workers: int | None = None,
     only: Iterable[str] | None = None,
     sandbox: str = "auto",
+    scheduler: str | None = None,
     executor: Executor | None = None,
+    force: bool = False,
+    gradebook_path: Path | str | None = None,
+    job: JobFunction = grade_submission,
     on_result: ProgressCallback | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> BatchSummary:
-    """Grade every submission under `submissions_path` into `out_dir`."""
+    """Grade every submission under `submissions_path` into `out_dir`.
+
+    Grades already in the gradebook under the same key are re-used (not executed
+    again) unless `force`. Returns when every submission has a result.
+    """
     started = time.monotonic()
     spec = load_spec(spec_path)
     seed = resolve_seed(spec, secret_file)
@@ -193,30 +256,107 @@ def grade_folder(
     if only:
         wanted = set(only)
         submissions = [s for s in submissions if s.student in wanted]
-    options = GradingOptions(sandbox=sandbox)
     n_workers = workers or default_workers(spec)
+    options = GradingOptions(sandbox=sandbox)
+    gradebook = Gradebook(gradebook_path or out / GRADEBOOK_NAME)
     results: list[StudentResult] = []
-
-    def collect(graded: GradedSubmission) -> None:
-        result = write_student_outputs(out, graded, spec)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-
-    if on_start is not None:
-        on_start(len(submissions))
-    own_executor = executor is None
-    pool = executor or _pool(min(n_workers, max(len(submissions), 1)))
     try:
-        run_jobs(submissions, spec, seed, options, pool, collect)
+        manual = gradebook.manual()
+        run_id = gradebook.start_run(
+            submissions=str(submissions_path),
+            spec_fingerprint=spec.fingerprint,
+            grader_version=GRADER_VERSION,
+            seed_kind=seed.kind,
+            workers=n_workers,
+            scheduler=scheduler,
+        )
+        if on_start is not None:
+            on_start(len(submissions))
+        todo: list[Submission] = []
+        for submission in submissions:
+            stored = None if force else gradebook.find(grade_key(submission, spec, seed))
+            if stored is None:
+                todo.append(submission)
+                continue
+            gradebook.mark_current(stored.key)
+            graded = GradedSubmission(stored.result, stored.executed_notebook)
+            result = write_student_outputs(out, graded, spec, manual.get(submission.student))
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+
+        def collect(submission: Submission, graded: GradedSubmission) -> None:
+            if not graded.extra.get("infrastructure_failure"):
+                gradebook.record(
+                    grade_key(submission, spec, seed),
+                    graded.result,
+                    graded.executed_notebook,
+                    run_id,
+                )
+            result = write_student_outputs(out, graded, spec, manual.get(submission.student))
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+
+        if todo:
+            if executor is not None:
+                run_jobs(todo, spec, seed, options, executor, collect, job=job)
+            else:
+                pool, close = _executor_for(scheduler, min(n_workers, len(todo)))
+                try:
+                    run_jobs(todo, spec, seed, options, pool, collect, job=job)
+                finally:
+                    close()
+        gradebook.finish_run(run_id, graded=len(todo), reused=len(submissions) - len(todo))
+        class_results = [
+            with_manual_points(stored.result, manual.get(stored.result.student))
+            for stored in gradebook.current_grades(
+                spec.fingerprint, GRADER_VERSION, seed_identity(seed.material)
+            )
+        ]
     finally:
-        if own_executor:
-            pool.shutdown(wait=True, cancel_futures=True)
-    write_class_outputs(out, results, spec, secret=seed.is_secret)
+        gradebook.close()
+    write_class_outputs(out, class_results, spec, secret=seed.is_secret)
     return BatchSummary(
         out,
         tuple(sorted(results, key=lambda r: r.student)),
         time.monotonic() - started,
         seed.kind,
         n_workers,
+        graded=len(todo),
+        reused=len(submissions) - len(todo),
     )
+
+
+def rerender(
+    out_dir: Path | str,
+    *,
+    spec_path: Path | str | None = None,
+    secret_file: Path | str | None = None,
+    gradebook_path: Path | str | None = None,
+) -> list[StudentResult]:
+    """Re-write every report and export from the gradebook, executing nothing.
+
+    Used after hand grades are imported or templates change. It shows the grades
+    made with the same spec and seed as `grade` would use now.
+    """
+    spec = load_spec(spec_path)
+    seed = resolve_seed(spec, secret_file)
+    out = Path(out_dir)
+    path = Path(gradebook_path) if gradebook_path else out / GRADEBOOK_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no gradebook at {path}: run `motifgrader grade` first")
+    with Gradebook(path) as gradebook:
+        manual = gradebook.manual()
+        stored = gradebook.current_grades(spec.fingerprint, seed_id=seed_identity(seed.material))
+    results = [
+        write_student_outputs(
+            out,
+            GradedSubmission(grade.result, grade.executed_notebook),
+            spec,
+            manual.get(grade.result.student),
+        )
+        for grade in stored
+    ]
+    write_class_outputs(out, results, spec, secret=seed.is_secret)
+    return results

@@ -64,6 +64,20 @@ def main() -> None:
     show_default=True,
     help="How student kernels are isolated.",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the jobs on an existing Dask cluster (e.g. tcp://10.0.0.5:8786).",
+)
+@click.option("--force", is_flag=True, help="Re-grade every submission, even unchanged ones.")
+@click.option(
+    "--gradebook",
+    "gradebook_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="SQLite gradebook (default: OUT/gradebook.sqlite; keep it on a local disk).",
+)
 def grade(
     submissions: Path,
     out_dir: Path,
@@ -72,6 +86,9 @@ def grade(
     only: tuple[str, ...],
     spec_path: Path | None,
     sandbox: str,
+    scheduler: str | None,
+    force: bool,
+    gradebook_path: Path | None,
 ) -> None:
     """Grade every notebook in SUBMISSIONS (a folder or an LMS zip export)."""
     from grader.batch import grade_folder
@@ -103,17 +120,23 @@ def grade(
                 workers=workers,
                 only=only or None,
                 sandbox=sandbox,
+                scheduler=scheduler,
+                force=force,
+                gradebook_path=gradebook_path,
                 on_result=on_result,
                 on_start=on_start,
             )
-    except (SpecError, FileNotFoundError) as exc:
+    except (SpecError, FileNotFoundError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
     _print_summary(summary)
 
 
 def _print_summary(summary) -> None:
-    table = Table(title=f"{len(summary.results)} submissions graded in {summary.seconds:.0f} s")
+    title = f"{len(summary.results)} submissions in {summary.seconds:.0f} s"
+    if summary.reused:
+        title += f" ({summary.graded} graded, {summary.reused} unchanged and re-used)"
+    table = Table(title=title)
     for column in ("student", "status", "auto", "total"):
         table.add_column(column, justify="right" if column in ("auto", "total") else "left")
     for r in summary.results:
@@ -164,6 +187,114 @@ def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> 
             progress=lambda message: status.update(message),
         )
     console.print(f"Wrote {out_dir / 'report.html'} ({len(metrics)} sections)")
+
+
+OUT_OPTION = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("grading_output"),
+    show_default=True,
+    help="The folder `grade` wrote.",
+)
+GRADEBOOK_OPTION = click.option(
+    "--gradebook", "gradebook_path", type=click.Path(path_type=Path), default=None
+)
+SPEC_OPTION = click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+)
+SECRET_OPTION = click.option(
+    "--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None
+)
+
+
+@main.command()
+@OUT_OPTION
+@SECRET_OPTION
+@SPEC_OPTION
+@GRADEBOOK_OPTION
+def report(
+    out_dir: Path, secret_file: Path | None, spec_path: Path | None, gradebook_path: Path | None
+) -> None:
+    """Re-write every report and export from the gradebook, without running notebooks."""
+    from grader.batch import rerender
+
+    try:
+        results = rerender(
+            out_dir, spec_path=spec_path, secret_file=secret_file, gradebook_path=gradebook_path
+        )
+    except (SpecError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    console.print(f"Re-rendered {len(results)} reports; class summary: {out_dir / 'index.html'}")
+
+
+@main.group()
+def manual() -> None:
+    """Hand grading of the written answers (Q1-Q6)."""
+
+
+def _open_gradebook(out_dir: Path, gradebook_path: Path | None):
+    from grader.batch import GRADEBOOK_NAME
+    from grader.gradebook import Gradebook
+
+    path = gradebook_path or out_dir / GRADEBOOK_NAME
+    if not path.is_file():
+        console.print(f"[red]error:[/red] no gradebook at {path}: run `motifgrader grade` first")
+        sys.exit(2)
+    return Gradebook(path)
+
+
+@manual.command("export")
+@click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path))
+@OUT_OPTION
+@GRADEBOOK_OPTION
+@SPEC_OPTION
+def manual_export(
+    sheet: Path, out_dir: Path, gradebook_path: Path | None, spec_path: Path | None
+) -> None:
+    """Write SHEET: one row per student and question, with the answer text to grade."""
+    from grader.manual import export_sheet
+    from grader.spec import load_spec
+
+    with _open_gradebook(out_dir, gradebook_path) as gradebook:
+        rows = export_sheet(gradebook, load_spec(spec_path), sheet)
+    console.print(f"Wrote {rows} rows to {sheet}; fill in 'points' and 'comment', then import it.")
+
+
+@manual.command("import")
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@OUT_OPTION
+@GRADEBOOK_OPTION
+@SPEC_OPTION
+@SECRET_OPTION
+def manual_import(
+    sheet: Path,
+    out_dir: Path,
+    gradebook_path: Path | None,
+    spec_path: Path | None,
+    secret_file: Path | None,
+) -> None:
+    """Merge the points and comments of a filled-in SHEET, then re-render the reports."""
+    from grader.batch import rerender
+    from grader.manual import ManualGradeError, import_sheet
+    from grader.spec import load_spec
+
+    spec = load_spec(spec_path)
+    with _open_gradebook(out_dir, gradebook_path) as gradebook:
+        try:
+            summary = import_sheet(gradebook, spec, sheet)
+        except ManualGradeError as exc:
+            console.print(f"[red]error:[/red] {exc} (nothing was imported)")
+            sys.exit(2)
+    rerender(out_dir, spec_path=spec_path, secret_file=secret_file, gradebook_path=gradebook_path)
+    console.print(
+        f"Imported {summary.imported} grades ({summary.cleared} cleared, "
+        f"{summary.skipped_blank} blank rows left for later); reports re-rendered."
+    )
 
 
 if __name__ == "__main__":

@@ -104,3 +104,36 @@ def gradescope_results(result: StudentResult) -> dict[str, Any]:
 
 def results_json(result: StudentResult) -> str:
     return json.dumps(gradescope_results(result), indent=2)
+
+
+def canvas_csv(
+    results: Sequence[StudentResult],
+    spec: AssignmentSpec,
+    roster: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
+    """A CSV that Canvas's gradebook import accepts: one assignment column of scores.
+
+    Canvas matches rows on its own IDs; without a `roster` ({student: {"Student":
+    name, "ID": canvas id, "SIS User ID": ..., "Section": ...}}) the grader's
+    student id is put in "SIS Login ID", which matches when folders were named by
+    login (as LMS exports usually are).
+    """
+    column = f"{spec.assignment.title} ({spec.assignment.id})"
+    header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerow(["Points Possible", "", "", "", "", _number(spec.max_score)])
+    for result in sorted(results, key=lambda r: r.student):
+        person = dict((roster or {}).get(result.student, {}))
+        writer.writerow(
+            [
+                person.get("Student", result.student),
+                person.get("ID", ""),
+                person.get("SIS User ID", ""),
+                person.get("SIS Login ID", result.student),
+                person.get("Section", ""),
+                _number(result.score),
+            ]
+        )
+    return buffer.getvalue()

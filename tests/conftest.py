@@ -6,6 +6,8 @@ Tests must treat these objects as read-only; they are shared across modules.
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -25,3 +27,39 @@ def starter_dataset() -> tuple[list[str], np.ndarray]:
 def starter_split(starter_dataset: tuple[list[str], np.ndarray]) -> Split:
     """The notebook's 80/10/10 split of that dataset, by position."""
     return split_dataset(*starter_dataset)
+
+
+# --------------------------------------------------------------------------- grading
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "student_submissions"
+TEST_LIMITS = {
+    "cell_timeout_s": 60,
+    "notebook_timeout_s": 420,
+    "harvest_timeout_s": 60,
+}
+
+
+def write_test_spec(folder: Path, **limits: float) -> Path:
+    """The bundled spec with shorter limits, so broken notebooks fail fast in CI."""
+    text = (ROOT / "grader" / "assignments" / "deepbind_motif.toml").read_text()
+    for key, value in {**TEST_LIMITS, **limits}.items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+    path = folder / "test_spec.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_test_spec(tmp_path_factory.mktemp("spec"))
+
+
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path):
+    """Every example submission graded once, alone, in one batch (slow: several minutes)."""
+    from grader.batch import grade_folder
+
+    out = tmp_path_factory.mktemp("graded_samples")
+    summary = grade_folder(SAMPLES, out, spec_path=test_spec_path, workers=2)
+    return summary

@@ -1,0 +1,53 @@
+"""Stand-in grading jobs for the batch tests: fast, picklable, and controllable.
+
+They return realistic results without running notebooks, so the tests of the
+coordinator (gradebook, resume, retries, clusters) take seconds. Set
+MOTIFGRADER_FAKE_JOB_SLEEP to make each job take that long.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from grader.checks import CheckContext, run_checks
+from grader.discover import Submission
+from grader.execute import read_notebook
+from grader.harvest import Harvest, extract_answers
+from grader.pipeline import GradedSubmission
+from grader.results import StudentResult
+from grader.score import Scores
+
+
+def quick_job(submission: Submission, spec, seed, options, expectations) -> GradedSubmission:
+    """Grade without a kernel: every check runs on an empty harvest plus the answers."""
+    delay = float(os.environ.get("MOTIFGRADER_FAKE_JOB_SLEEP", "0"))
+    if delay:
+        time.sleep(delay)
+    notebook, _ = read_notebook(submission.notebook_bytes)
+    harvest = Harvest(ran=True, answers=extract_answers(notebook))
+    ctx = CheckContext(spec, harvest, Scores(), "ok", "ran", (), {})
+    result = StudentResult(
+        student=submission.student,
+        status="ok",
+        status_message="fake job",
+        checks=run_checks(ctx),
+        submission_hash=submission.content_hash,
+        details={"answers": harvest.answers},
+        timings={"execution_s": delay},
+    )
+    return GradedSubmission(result, submission.notebook_bytes)
+
+
+def dies_once_job(submission: Submission, spec, seed, options, expectations) -> GradedSubmission:
+    """Kills its own worker process the first time it sees a student (marker in $TMPDIR)."""
+    marker = Path(os.environ["MOTIFGRADER_FAKE_MARKERS"]) / submission.student
+    if not marker.exists():
+        marker.write_text("died once")
+        os._exit(17)
+    return quick_job(submission, spec, seed, options, expectations)
+
+
+def always_raises_job(submission, spec, seed, options, expectations) -> GradedSubmission:
+    raise RuntimeError("the grading machine lost its disk")
