@@ -73,6 +73,11 @@ def kernel_reference() -> dict[str, float]:
     return {str(row["kernel_size"]): row["roc_auc"] for row in kernel_expectation_rows()}
 
 
+def _summary_only(result: StudentResult) -> StudentResult:
+    """The result without figures: what the coordinator keeps once the report is written."""
+    return StudentResult(**{**result.__dict__, "figures": {}})
+
+
 def write_student_outputs(
     out_dir: Path,
     graded: GradedSubmission,
@@ -281,7 +286,7 @@ def grade_folder(
             gradebook.mark_current(stored.key)
             graded = GradedSubmission(stored.result, stored.executed_notebook)
             result = write_student_outputs(out, graded, spec, manual.get(submission.student))
-            results.append(result)
+            results.append(_summary_only(result))
             if on_result is not None:
                 on_result(result)
 
@@ -294,7 +299,7 @@ def grade_folder(
                     run_id,
                 )
             result = write_student_outputs(out, graded, spec, manual.get(submission.student))
-            results.append(result)
+            results.append(_summary_only(result))
             if on_result is not None:
                 on_result(result)
 
@@ -311,7 +316,7 @@ def grade_folder(
         class_results = [
             with_manual_points(stored.result, manual.get(stored.result.student))
             for stored in gradebook.current_grades(
-                spec.fingerprint, GRADER_VERSION, seed_identity(seed.material)
+                spec.fingerprint, GRADER_VERSION, seed_identity(seed.material), full=False
             )
         ]
     finally:

@@ -297,5 +297,115 @@ def manual_import(
     )
 
 
+# --------------------------------------------------------------------------- students and CI
+
+
+@main.command()
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for report.html, results.json, executed.ipynb and summary.md "
+    "[default: selfcheck/<notebook name>].",
+)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Assignment spec (default: the bundled homework spec).",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "bubblewrap", "fallback"]),
+    default="auto",
+    show_default=True,
+    help="How the notebook's kernel is isolated.",
+)
+def check(notebook: Path, out_dir: Path | None, spec_path: Path | None, sandbox: str) -> None:
+    """Run the public checks on NOTEBOOK, as the grader will, and write its HTML report.
+
+    Exit status: 0 when every public check passes, 1 when one fails, 2 for misuse.
+    """
+    from rich.markup import escape
+
+    from grader.selfcheck import check_notebook, summary_lines
+
+    out_dir = out_dir or Path("selfcheck") / notebook.stem
+    try:
+        with console.status(f"Running {notebook.name} from the top through the grader..."):
+            outcome = check_notebook(
+                notebook, out_dir=out_dir, spec_path=spec_path, sandbox=sandbox
+            )
+    except (SpecError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(2)
+    for line in summary_lines(outcome):
+        console.print(line, markup=False, highlight=False)
+    if outcome.failed:
+        console.print(f"\n[bold]{len(outcome.failed)} checks to fix[/bold]")
+        for verdict in outcome.failed:
+            console.print(f"[red]FAIL[/red] {escape(verdict.headline)}")
+            console.print(f"     {escape(verdict.message)}", highlight=False)
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("student_bundle"),
+    show_default=True,
+    help="Folder to write the students' files into.",
+)
+@click.option(
+    "--install-from",
+    default=None,
+    metavar="REQUIREMENT",
+    help="Where the students' pip gets motifgrader, e.g. "
+    "'git+https://github.com/COURSE/motifgrader@v0.1.0' or 'motifgrader==0.1.0' "
+    "(default: a wheel of this grader, without the solution, inside the bundle).",
+)
+def bundle(out_dir: Path, install_from: str | None) -> None:
+    """Write what students receive: starter notebook, README, requirements, CI workflow."""
+    from grader.bundle import BundleError, write_student_bundle
+
+    try:
+        paths = write_student_bundle(out_dir, install_from=install_from)
+    except BundleError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    for path in paths:
+        console.print(str(path), markup=False, highlight=False)
+    console.print(f"Wrote {len(paths)} files for students to {out_dir}.")
+
+
+@main.command("ci-template")
+@click.option(
+    "--kind",
+    type=click.Choice(["student", "instructor"]),
+    required=True,
+    help="student: self-check on push; instructor: `grade` with the secret from CI secrets.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write, e.g. .github/workflows/selfcheck.yml (default: print it).",
+)
+def ci_template_command(kind: str, out_path: Path | None) -> None:
+    """Write a GitHub Actions workflow for a course repository."""
+    from grader.bundle import ci_template, write_ci_template
+
+    if out_path is None:
+        click.echo(ci_template(kind), nl=False)
+        return
+    console.print(f"Wrote {write_ci_template(kind, out_path)}")
+
+
 if __name__ == "__main__":
     main()

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS grades (
     status TEXT NOT NULL,
     auto_score REAL NOT NULL,
     result_json TEXT NOT NULL,
+    figures_json TEXT NOT NULL DEFAULT '{}',
     executed_notebook BLOB,
     PRIMARY KEY (student, submission_hash, spec_fingerprint, grader_version, seed_id)
 );
@@ -181,7 +182,8 @@ class Gradebook:
 
     def find(self, key: GradeKey) -> StoredGrade | None:
         row = self._db.execute(
-            "SELECT result_json, executed_notebook, run_id, graded_at FROM grades WHERE "
+            "SELECT result_json, figures_json, executed_notebook, run_id, graded_at FROM grades "
+            "WHERE "
             "student = ? AND submission_hash = ? AND spec_fingerprint = ? AND grader_version = ? "
             "AND seed_id = ?",
             (
@@ -194,15 +196,18 @@ class Gradebook:
         ).fetchone()
         if row is None:
             return None
-        return StoredGrade(key, _decode_result(row[0]), _decode_blob(row[1]), row[2], row[3])
+        return StoredGrade(
+            key, _decode_result(row[0], row[1]), _decode_blob(row[2]), row[3], row[4]
+        )
 
     def record(
         self, key: GradeKey, result: StudentResult, executed_notebook: bytes, run_id: int
     ) -> None:
         """Store one finished grade and make it the student's current one, atomically."""
         with self._transaction() as db:
+            result_json, figures_json = _encode_result(result)
             db.execute(
-                "INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key.student,
                     key.submission_hash,
@@ -213,7 +218,8 @@ class Gradebook:
                     _now(),
                     result.status,
                     result.auto_score,
-                    _encode_result(result),
+                    result_json,
+                    figures_json,
                     zlib.compress(executed_notebook) if executed_notebook else None,
                 ),
             )
@@ -234,13 +240,23 @@ class Gradebook:
         )
 
     def current_grades(
-        self, spec_fingerprint: str, grader_version: str | None = None, seed_id: str | None = None
+        self,
+        spec_fingerprint: str,
+        grader_version: str | None = None,
+        seed_id: str | None = None,
+        *,
+        full: bool = True,
     ) -> list[StoredGrade]:
         """Each student's grade for their current submission under this spec (newest first
-        when several grader versions or seeds graded it)."""
+        when several grader versions or seeds graded it).
+
+        With `full=False` figures and executed notebooks are left out: the class summary
+        of a large course then fits in a few megabytes.
+        """
+        extra = "g.figures_json, g.executed_notebook" if full else "'{}', NULL"
         query = (
             "SELECT g.student, g.submission_hash, g.spec_fingerprint, g.grader_version, g.seed_id, "
-            "g.result_json, g.executed_notebook, g.run_id, g.graded_at FROM grades g "
+            f"g.result_json, {extra}, g.run_id, g.graded_at FROM grades g "
             "JOIN current c ON c.student = g.student AND c.submission_hash = g.submission_hash "
             "WHERE g.spec_fingerprint = ?"
         )
@@ -258,7 +274,7 @@ class Gradebook:
                 continue
             key = GradeKey(*row[:5])
             chosen[row[0]] = StoredGrade(
-                key, _decode_result(row[5]), _decode_blob(row[6]), row[7], row[8]
+                key, _decode_result(row[5], row[6]), _decode_blob(row[7]), row[8], row[9]
             )
         return list(chosen.values())
 
@@ -293,12 +309,17 @@ class Gradebook:
         return grades
 
 
-def _encode_result(result: StudentResult) -> str:
-    return json.dumps(result.to_dict())
+def _encode_result(result: StudentResult) -> tuple[str, str]:
+    """The result without its figures, and the figures apart (they are most of the bytes)."""
+    data = result.to_dict()
+    figures = data.pop("figures", {})
+    return json.dumps(data), json.dumps(figures)
 
 
-def _decode_result(text: str) -> StudentResult:
-    return StudentResult.from_dict(json.loads(text))
+def _decode_result(text: str, figures: str) -> StudentResult:
+    data = json.loads(text)
+    data["figures"] = json.loads(figures or "{}")
+    return StudentResult.from_dict(data)
 
 
 def _decode_blob(blob: bytes | None) -> bytes:

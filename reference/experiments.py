@@ -93,6 +93,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _clipped(row: dict) -> dict:
+    """AUCs clipped to [0, 1]: the starter's trapezoid PR AUC can come out as 1 + 2e-16."""
+    return {
+        k: min(max(v, 0.0), 1.0) if k.endswith(("_auc", "precision")) and v is not None else v
+        for k, v in row.items()
+    }
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -493,7 +501,7 @@ class KernelSweepAnswer:
     def figure_rows(self, padding: str | None = None) -> list[dict]:
         """Rows for `plots.kernel_sweep_figure`, one padding at a time."""
         padding = padding or (self.rows[0].padding if self.rows else "same")
-        return [asdict(r) for r in self.rows if r.padding == padding]
+        return [_clipped(asdict(r)) for r in self.rows if r.padding == padding]
 
 
 def _kernel_row(
@@ -611,7 +619,7 @@ class NoiseAnswer:
             rows = self.motif_prob_rows + self.all_noise_rows
         else:
             raise InputError(f"which must be 'all' or 'negatives', got {which!r}")
-        return [asdict(r) for r in rows]
+        return [_clipped(asdict(r)) for r in rows]
 
 
 def noise_only_scores(X: np.ndarray) -> np.ndarray:

@@ -145,7 +145,14 @@ def parameter_breakdown(
         ParameterRow(
             "Conv1D", f"{f} filters x ({w} positions x {c} bases) + {f} biases", f * w * c + f
         ),
-        ParameterRow(pool_name, "no weights (a maximum or mean per filter)", 0),
+        ParameterRow(
+            pool_name,
+            {
+                "max": "no weights (one maximum per filter)",
+                "avg": "no weights (one mean per filter)",
+            }.get(pooling, "no weights (a maximum and a mean per filter)"),
+            0,
+        ),
     ]
     if d:
         rows.append(

@@ -23,6 +23,7 @@ from grader.score import Scores
 def quick_job(submission: Submission, spec, seed, options, expectations) -> GradedSubmission:
     """Grade without a kernel: every check runs on an empty harvest plus the answers."""
     delay = float(os.environ.get("MOTIFGRADER_FAKE_JOB_SLEEP", "0"))
+    figure_kb = int(os.environ.get("MOTIFGRADER_FAKE_FIGURE_KB", "0"))
     if delay:
         time.sleep(delay)
     notebook, _ = read_notebook(submission.notebook_bytes)
@@ -35,6 +36,7 @@ def quick_job(submission: Submission, spec, seed, options, expectations) -> Grad
         checks=run_checks(ctx),
         submission_hash=submission.content_hash,
         details={"answers": harvest.answers},
+        figures={"roc": "data:image/png;base64," + "A" * (figure_kb * 1024)} if figure_kb else {},
         timings={"execution_s": delay},
     )
     return GradedSubmission(result, submission.notebook_bytes)

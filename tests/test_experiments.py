@@ -213,6 +213,7 @@ def test_run_reference_smoke_writes_metrics_figures_and_report(tmp_path):
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["mode"] == "smoke"
+    assert written["figure_errors"] == {}
     assert written["q1_parameters"]["starter_total"] == 913
     assert set(written["answers"]) == {"main", "q1", "q2", "q3", "q4", "q5", "q6"}
     html = (tmp_path / "report.html").read_text()
