@@ -55,7 +55,8 @@ def pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """The starter's PR AUC: `auc(recall, precision)` over `precision_recall_curve`."""
     labels, scores = _checked(labels, scores)
     precision, recall, _ = precision_recall_curve(labels, scores)
-    return float(auc(recall, precision))
+    # Trapezoids can overshoot 1 by a rounding error when precision is 1 throughout.
+    return float(min(auc(recall, precision), 1.0))
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:

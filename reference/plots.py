@@ -210,11 +210,14 @@ def _number(name: str, value: Any, *, allow_missing: bool = False) -> float:
 
 
 def _auc_value(name: str, value: Any) -> float:
-    """An AUC in [0, 1]; a missing one (None/NaN) becomes NaN and is not drawn."""
+    """An AUC in [0, 1]; a missing one (None/NaN) becomes NaN and is not drawn.
+
+    Trapezoid sums can overshoot 1 by a rounding error; that is clipped, not refused.
+    """
     number = _number(name, value, allow_missing=True)
-    if not math.isnan(number) and not 0.0 <= number <= 1.0:
+    if not math.isnan(number) and not -1e-9 <= number <= 1.0 + 1e-9:
         raise InputError(f"{name} must be between 0 and 1, got {number}")
-    return number
+    return number if math.isnan(number) else min(max(number, 0.0), 1.0)
 
 
 def _row_list(name: str, rows: Any) -> list[Mapping]:

@@ -100,7 +100,7 @@ class TrainingResult:
 
 
 def configure_runtime(seed: int, threads: int = 1) -> None:
-    """Seed everything and cap TensorFlow's threads.
+    """Seed everything, cap TensorFlow's threads and quiet its Python warnings.
 
     Thread counts can only be set before TensorFlow starts its thread pools; later
     calls keep the first setting (TensorFlow refuses the change), which is harmless
@@ -118,6 +118,9 @@ def configure_runtime(seed: int, threads: int = 1) -> None:
     ):
         with contextlib.suppress(RuntimeError):
             setter(threads)
+    # Dozens of small models are built and scored in one process; TensorFlow's advice
+    # about retracing their predict functions is noise to whoever reads the console.
+    tf.get_logger().setLevel("ERROR")
     keras.utils.set_random_seed(int(seed))
 
 
