@@ -343,12 +343,12 @@ def check(notebook: Path, out_dir: Path | None, spec_path: Path | None, sandbox:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(2)
     for line in summary_lines(outcome):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if outcome.failed:
         console.print(f"\n[bold]{len(outcome.failed)} checks to fix[/bold]")
         for verdict in outcome.failed:
-            console.print(f"[red]FAIL[/red] {escape(verdict.headline)}")
-            console.print(f"     {escape(verdict.message)}", highlight=False)
+            console.print(f"[red]FAIL[/red] {escape(verdict.headline)}", soft_wrap=True)
+            console.print(f"     {escape(verdict.message)}", highlight=False, soft_wrap=True)
     sys.exit(outcome.exit_code)
 
 
