@@ -26,7 +26,6 @@ system-deps:
 
 grade: setup
 	$(BIN)/motifgrader grade $(SUBMISSIONS) --out $(OUT)
-	@echo "Class summary: $(abspath $(OUT))/index.html"
 
 test: setup
 	$(BIN)/python -m pytest
