@@ -75,22 +75,20 @@ def gradescope_results(result: StudentResult) -> dict[str, Any]:
     """The Gradescope autograder `results.json` for one student."""
     tests = []
     for check in result.checks:
-        output = check.message
-        if check.kind == "manual":
-            output = "Graded by hand. " + output
-        tests.append(
-            {
-                "name": f"{check.question}: {check.title}",
-                "name_format": "text",
-                "score": check.points,
-                "max_score": check.max_points,
-                "status": "passed" if check.status == "passed" else "failed",
-                "output": output,
-                "output_format": "text",
-                "visibility": GRADESCOPE_VISIBILITY.get(check.visibility, "visible"),
-                "tags": [check.question, check.kind],
-            }
-        )
+        test = {
+            "name": f"{check.question}: {check.title}",
+            "name_format": "text",
+            "score": check.points,
+            "max_score": check.max_points,
+            "output": check.message,
+            "output_format": "text",
+            "visibility": GRADESCOPE_VISIBILITY.get(check.visibility, "visible"),
+            "tags": [check.question, check.kind],
+        }
+        # Hand-graded answers have no pass/fail until a person grades them.
+        if check.status != "manual":
+            test["status"] = "passed" if check.status == "passed" else "failed"
+        tests.append(test)
     return {
         "score": result.score,
         "output": f"Status: {result.status}. {result.status_message}",

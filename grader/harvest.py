@@ -41,7 +41,11 @@ FUNCTION_NAMES = (
     "build_pwm",
 )
 MAX_JSON_BYTES = 5_000_000
-_ANSWER_HEADER = re.compile(r"^[#>*_\s]*answer\s*q\s*([1-6])\b[\s:.*_)-]*", re.IGNORECASE)
+_ANSWER_HEADER = re.compile(
+    r"^[#>*_\s]*(?:answer\s*(?:to\s*)?\(?\s*(?:q|question)\s*([1-6])\)?|(?:q|question)\s*([1-6])"
+    r"\s*[:.)-]?\s*answer)\b[\s:.*_)-]*",
+    re.IGNORECASE,
+)
 PLACEHOLDER_ANSWERS = {"", "_write your answer here._", "write your answer here.", "todo", "tbd"}
 
 
@@ -259,6 +263,12 @@ def _kernel_results(value: Any) -> dict[int, dict[str, float]]:
             raise InputError(
                 f"`kernel_results[{width}]` should be a dict with 'roc_auc' and 'pr_auc'"
             )
+        for metric in ("roc_auc", "pr_auc"):
+            if metric not in entry:
+                keys = ", ".join(repr(k) for k in list(entry)[:6]) or "none"
+                raise InputError(
+                    f"`kernel_results[{width}]` has no '{metric}' key (its keys: {keys})"
+                )
         results[width] = {
             metric: _number(f"kernel_results[{width}]['{metric}']", entry.get(metric))
             for metric in ("roc_auc", "pr_auc")
@@ -279,6 +289,12 @@ def _noise_results(value: Any) -> list[dict[str, float]]:
     for i, entry in enumerate(value[:500]):
         if not isinstance(entry, dict):
             raise InputError(f"`noise_results[{i}]` should be a dict, but it is {_describe(entry)}")
+        for key, hint in (("noise_std", "noise"), ("motif_prob", "prob")):
+            lookalike = [k for k in entry if isinstance(k, str) and hint in k.lower() and k != key]
+            if key not in entry and lookalike:
+                raise InputError(
+                    f"`noise_results[{i}]` has {lookalike[0]!r} but no {key!r}: name it {key!r}"
+                )
         rows.append(
             {
                 "motif_prob": _number(
@@ -342,6 +358,31 @@ def _validate(name: str, raw: Any, seq_len: int) -> Any:
     raise KeyError(name)
 
 
+EXPECTED_FORM = {
+    "history": "the History returned by model.fit",
+    "roc": "a number between 0 and 1",
+    "pr_auc": "a number between 0 and 1",
+    "kernel_results": "a dict like {3: {'roc_auc': 0.8, 'pr_auc': 0.8}, 11: {...}}",
+    "noise_results": "a list of dicts with 'motif_prob', 'noise_std', 'roc_auc' and 'pr_auc'",
+    "multi_motifs": "a list of motif strings like ['GATAAG', 'TGACTC']",
+    "interaction_rule": "'and', 'or' or 'xor'",
+    "interaction_motifs": "a list of two motif strings like ['GATAAG', 'TGACTC']",
+}
+
+
+def _still_empty(name: str, raw: Any) -> str:
+    return (
+        f"`{name}` is still the empty placeholder {raw!r} (it should be "
+        f"{EXPECTED_FORM.get(name, 'filled in')}); put your results in the starter's last cell, "
+        f"or delete that line there if you set `{name}` in an earlier cell"
+    )
+
+
+def is_empty(value: HarvestedValue) -> bool:
+    """Absent, or left as the starter's empty placeholder: treated as not given."""
+    return not value.present or "empty placeholder" in value.problem
+
+
 def read_harvest(
     out_dir: Path | None, notebook: Any, probes: list[Probe], seq_len: int, max_model_bytes: int
 ) -> Harvest:
@@ -370,10 +411,12 @@ def read_harvest(
                 True, problem=f"`{name}` could not be read: {entry['error']}"
             )
             continue
+        raw = _unplain(entry.get("value"))
+        if raw is None or raw == [] or raw == {}:
+            values[name] = HarvestedValue(True, problem=_still_empty(name, raw))
+            continue
         try:
-            values[name] = HarvestedValue(
-                True, _validate(name, _unplain(entry.get("value")), seq_len)
-            )
+            values[name] = HarvestedValue(True, _validate(name, raw, seq_len))
         except InputError as exc:
             values[name] = HarvestedValue(True, problem=str(exc))
     models: dict[str, HarvestedModel] = {}
@@ -428,7 +471,7 @@ def extract_answers(notebook: Any) -> dict[str, str]:
         body = text[match.end() :].strip()
         if body.lower().strip("*_ ") in PLACEHOLDER_ANSWERS or body.lower() in PLACEHOLDER_ANSWERS:
             body = ""
-        question = f"Q{match.group(1)}"
+        question = f"Q{match.group(1) or match.group(2)}"
         if body or question not in answers:
             answers[question] = body[:20000]
     return answers

@@ -14,7 +14,12 @@ from functools import lru_cache
 import numpy as np
 
 from grader.spec import AssignmentSpec, SeedInfo
-from reference.data import generate_multi_motif_dataset, generate_synthetic_codes, implant
+from reference.data import (
+    generate_multi_motif_dataset,
+    generate_synthetic_codes,
+    implant,
+    split_dataset,
+)
 from reference.metrics import Evaluation
 from reference.oracle import multi_motif_oracle_scores, oracle_evaluation, oracle_scores
 
@@ -63,6 +68,30 @@ def hidden_main(spec: AssignmentSpec, seed: SeedInfo) -> HiddenMain:
     return HiddenMain(
         codes, labels, oracle_evaluation(codes, labels, d.motif), oracle_scores(codes, d.motif)
     )
+
+
+@dataclass(frozen=True)
+class PublicTest:
+    """The assignment's own test split (seed 42, last 10%): what students report on."""
+
+    codes: np.ndarray
+    labels: np.ndarray
+    oracle: Evaluation
+
+
+def public_test(spec: AssignmentSpec) -> PublicTest:
+    """Everyone has this data; re-measuring a claim on it needs no secret."""
+    d = spec.data
+    codes, labels = _main(
+        d.seq_len,
+        d.motif,
+        d.motif_prob,
+        d.public_num_per_class,
+        d.public_num_per_class,
+        d.public_seed,
+    )
+    test = split_dataset(codes, labels).test
+    return PublicTest(test[0], test[1], oracle_evaluation(test[0], test[1], d.motif))
 
 
 def _backgrounds(n: int, seq_len: int, seed: int) -> np.ndarray:

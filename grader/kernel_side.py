@@ -90,10 +90,19 @@ def save_model(namespace, out_dir, name):
         try:
             import keras
 
-            if not isinstance(value, keras.Model):
+            if value is None:
+                result["error"] = f"`{name}` is still None: set it to your trained Keras model"
+            elif not isinstance(value, keras.Model):
                 result["error"] = (
                     f"`{name}` is a {result['type']}, not a Keras model "
                     "(keras.Model / keras.Sequential)"
+                )
+            elif not type(value).__module__.startswith("keras."):
+                result["error"] = (
+                    f"`{name}` is a subclassed model (class {type(value).__name__}); custom "
+                    "classes cannot be loaded safely, so the grader cannot score it. Build it "
+                    "with keras.Sequential or the functional API (keras.Input -> layers -> "
+                    "keras.Model(inputs, outputs)) from standard layers"
                 )
             else:
                 path = os.path.join(out_dir, f"{name}.keras")

@@ -20,14 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.harvest import Harvest
+from grader.harvest import Harvest, HarvestedValue, is_empty
 from grader.hidden import (
     HiddenMain,
     HiddenMulti,
     InteractionProbes,
+    PublicTest,
     hidden_main,
     hidden_multi,
     interaction_probes,
+    public_test,
 )
 from grader.spec import AssignmentSpec, SeedInfo
 from reference.compare import (
@@ -91,6 +93,8 @@ class MainScores:
     recovered: bool
     best_filter: int | None
     best_match: MotifMatch | None
+    public: Evaluation | None = None
+    public_oracle: Evaluation | None = None
 
 
 @dataclass
@@ -124,6 +128,12 @@ class Scores:
     seconds: float = 0.0
 
 
+def interaction_motifs(harvest: Harvest) -> HarvestedValue:
+    """`interaction_motifs`, or `multi_motifs` when it is absent or left empty (the contract)."""
+    motifs = harvest.value("interaction_motifs")
+    return harvest.value("multi_motifs") if is_empty(motifs) else motifs
+
+
 def _model_input_length(harvest: Harvest, name: str) -> int | None:
     from grader.model_files import peek_input_length
 
@@ -142,10 +152,12 @@ def plan_inputs(
     if harvest.model("model").ok:
         main = hidden_main(spec, seed)
         context["main"] = main
+        context["public_test"] = public_test(spec)
         sets["main"] = main.codes
+        sets["public_test"] = context["public_test"].codes
         requests["model"] = {
             "file": str(harvest.model("model").path),
-            "predict": ["main"],
+            "predict": ["main", "public_test"],
             "activations": {"set": "main", "rows": spec.data.motif_probe_size},
         }
     multi_motifs = harvest.value("multi_motifs")
@@ -164,9 +176,7 @@ def plan_inputs(
             "activations": {"set": "multi", "rows": len(multi.codes)},
         }
     rule = harvest.value("interaction_rule")
-    motifs = harvest.value("interaction_motifs")
-    if not motifs.ok and not motifs.present:
-        motifs = multi_motifs
+    motifs = interaction_motifs(harvest)
     if harvest.model("interaction_model").ok and rule.ok and motifs.ok:
         length = _model_input_length(harvest, "interaction_model") or seq_len
         probes = interaction_probes(spec, seed, motifs.value, length)
@@ -252,11 +262,14 @@ def filter_motifs(
         fraction=spec.thresholds.pwm_activation_fraction,
         offset=conv["offset"],
         stride=conv["stride"],
+        baseline="median",
     )
     return FilterMotifs(pwms, n_windows, [motif_similarity(p, motif) for p in pwms])
 
 
-def _main_scores(run: ModelRun, main: HiddenMain, spec: AssignmentSpec) -> MainScores | None:
+def _main_scores(
+    run: ModelRun, main: HiddenMain, public: PublicTest, spec: AssignmentSpec
+) -> MainScores | None:
     predictions = run.predictions.get("main")
     if predictions is None:
         return None
@@ -269,6 +282,12 @@ def _main_scores(run: ModelRun, main: HiddenMain, spec: AssignmentSpec) -> MainS
     if motifs is not None and len(motifs.matches):
         best_index, best_match = motifs.best()
         recovered = is_recovered(best_match, spec.data.motif, spec.thresholds.recovery_similarity)
+    public_evaluation = None
+    if run.predictions.get("public_test") is not None:
+        try:
+            public_evaluation = evaluate(public.labels, run.predictions["public_test"])
+        except InputError:
+            public_evaluation = None
     return MainScores(
         evaluation,
         main.oracle,
@@ -279,6 +298,8 @@ def _main_scores(run: ModelRun, main: HiddenMain, spec: AssignmentSpec) -> MainS
         recovered,
         best_index,
         best_match,
+        public_evaluation,
+        public.oracle,
     )
 
 
@@ -301,6 +322,7 @@ def _multi_scores(run: ModelRun, multi: HiddenMulti, spec: AssignmentSpec) -> Mu
             fraction=spec.thresholds.pwm_activation_fraction,
             offset=conv["offset"],
             stride=conv["stride"],
+            baseline="median",
         )
         similarities = similarity_matrix(pwms, multi.motifs)
         assignment = assign_filters(similarities)
@@ -358,7 +380,7 @@ def score_submission(
         for name in requests:
             scores.problems[name] = problem
     if "model" in runs and runs["model"].loaded:
-        scores.main = _main_scores(runs["model"], context["main"], spec)
+        scores.main = _main_scores(runs["model"], context["main"], context["public_test"], spec)
     if "multi_model" in runs and runs["multi_model"].loaded:
         scores.multi = _multi_scores(runs["multi_model"], context["multi"], spec)
     if "interaction_model" in runs and runs["interaction_model"].loaded:

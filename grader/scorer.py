@@ -78,6 +78,13 @@ def _layer_rows(model: Any) -> list[dict]:
             row["formula"] = f"{units} units x ({int(in_channels)} inputs" + (
                 " + 1 bias)" if bias else ")"
             )
+        elif row["type"] == "BatchNormalization" and in_channels is not None:
+            kept = 2 + int(bool(config.get("center", True))) + int(bool(config.get("scale", True)))
+            row["expected"] = kept * int(in_channels)
+            row["formula"] = (
+                f"{int(in_channels)} channels x {kept} (scale, shift, moving mean and variance; "
+                "the moving statistics are not trainable)"
+            )
         elif row["type"] in (
             "InputLayer",
             "GlobalMaxPooling1D",
@@ -89,6 +96,9 @@ def _layer_rows(model: Any) -> list[dict]:
             "Activation",
             "Concatenate",
             "ReLU",
+            "GaussianNoise",
+            "SpatialDropout1D",
+            "Reshape",
         ):
             row["expected"] = 0
             row["formula"] = "no weights"
@@ -101,6 +111,7 @@ def _describe(model: Any) -> dict:
 
     info: dict[str, Any] = {
         "count_params": int(model.count_params()),
+        "trainable_params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
         "layers": _layer_rows(model),
         "input_shape": [None if d is None else int(d) for d in model.inputs[0].shape]
         if getattr(model, "inputs", None)

@@ -41,6 +41,8 @@ class DataSpec(_Frozen):
     seq_len: int = Field(gt=0)
     motif: str = Field(pattern=r"^[ACGT]+$")
     motif_prob: float = Field(ge=0, le=1)
+    public_seed: int
+    public_num_per_class: int = Field(gt=0)
     hidden_num_pos: int = Field(gt=0)
     hidden_num_neg: int = Field(gt=0)
     motif_probe_size: int = Field(gt=0)

@@ -78,18 +78,26 @@ def motif_similarity(pwm: np.ndarray, motif: str) -> MotifMatch:
     return best
 
 
+CONSENSUS_MAJORITY = 0.5
+
+
 def _consensus(aligned: np.ndarray) -> str:
-    """Most frequent base per column; a column without a single winner reads 'N'."""
+    """The majority base per column; a column where no base passes half reads 'N'.
+
+    A majority, not just the most frequent base: a near-uniform column with a faint
+    preference (a filter that does not see that position) must not spell a base.
+    That matters here because ACGT is its own reverse complement, so a filter that
+    learned `?ACGT` lines up with ACGTG on the other strand with only `?` to decide.
+    """
     letters = []
     for column in aligned:
-        top = column.max()
-        winners = np.flatnonzero(np.isclose(column, top))
-        letters.append(DNA_ALPHABET[winners[0]] if winners.size == 1 else "N")
+        top = int(np.argmax(column))
+        letters.append(DNA_ALPHABET[top] if column[top] > CONSENSUS_MAJORITY else "N")
     return "".join(letters)
 
 
 def is_recovered(match: MotifMatch, motif: str, threshold: float) -> bool:
-    """Similarity at least `threshold` and the aligned consensus spells the motif."""
+    """Similarity at least `threshold` and the majority consensus spells the motif."""
     motif = check_motif("motif", motif)
     return match.similarity >= threshold and match.consensus in (motif, reverse_complement(motif))
 

@@ -70,21 +70,34 @@ def top_windows(
 
 
 def threshold_windows(
-    activations: np.ndarray, width: int, fraction: float = 0.5, offset: int = 0, stride: int = 1
+    activations: np.ndarray,
+    width: int,
+    fraction: float = 0.5,
+    offset: int = 0,
+    stride: int = 1,
+    baseline: str = "zero",
 ) -> FilterWindows:
-    """Windows whose activation exceeds `fraction` x the filter's maximum (max > 0 only).
+    """Windows whose activation exceeds `fraction` of the way from a baseline to the maximum.
 
-    A filter that never activates above zero gets no windows: it has no motif.
+    With `baseline="zero"` this is the usual rule, activation > fraction x max, and a
+    filter that never rises above zero has no motif. With `baseline="median"` the
+    threshold is median + fraction x (max - median): the same for ReLU filters (whose
+    median is 0), but right for activations that are never zero, such as the
+    exponential, where "half the maximum" lets in a third of all windows and yields
+    a flat PWM.
     """
     activations = check_array("activations", activations, ndim=3, finite=True)
+    if baseline not in ("zero", "median"):
+        raise InputError(f"baseline must be 'zero' or 'median', got {baseline!r}")
     seq_index, starts, scores = [], [], []
     for f in range(activations.shape[-1]):
         values = activations[..., f]
         peak = float(values.max()) if values.size else 0.0
-        if peak <= 0:
+        floor = float(np.median(values)) if baseline == "median" and values.size else 0.0
+        if peak <= floor:
             rows = cols = np.zeros(0, dtype=np.int64)
         else:
-            rows, cols = np.nonzero(values > fraction * peak)
+            rows, cols = np.nonzero(values > floor + fraction * (peak - floor))
         seq_index.append(rows)
         starts.append(cols * stride + offset)
         scores.append(values[rows, cols])
@@ -188,6 +201,7 @@ def filter_pwms(
     fraction: float = 0.5,
     offset: int = 0,
     stride: int = 1,
+    baseline: str = "zero",
 ) -> tuple[np.ndarray, np.ndarray]:
     """PWMs of every filter and the number of windows behind each: the usual entry point.
 
@@ -201,7 +215,7 @@ def filter_pwms(
             f"activations are for {activations.shape[0]} sequences but {codes.shape[0]} were given"
         )
     if rule == "threshold":
-        windows = threshold_windows(activations, width, fraction, offset, stride)
+        windows = threshold_windows(activations, width, fraction, offset, stride, baseline)
     elif rule == "top":
         n_top = num_top if num_top is not None else max(50, int(0.01 * codes.shape[0]))
         windows = top_windows(activations, n_top, width, offset, stride)

@@ -29,7 +29,12 @@ def _find(nb, needle: str) -> int:
 
 
 def _answer(nb, question: str, text: str) -> None:
-    nb.cells[_find(nb, f"Answer {question}")].source = f"Answer {question}\n\n{text}"
+    """Fill the answer cell, the one whose first line is `Answer Qn`."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith(f"Answer {question}\n"):
+            cell.source = f"Answer {question}\n\n{text}"
+            return
+    raise LookupError(f"no answer cell for {question}")
 
 
 def partial_main_only(nb):

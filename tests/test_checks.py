@@ -117,15 +117,23 @@ def test_kernel_sweep_above_the_oracle_is_implausible():
     assert result.points == 4 and "above the oracle" in result.message
 
 
-def test_noise_results_above_the_motif_prob_ceiling_are_flagged():
+def test_noise_results_no_model_could_reach_cost_the_plausibility_share():
     rows = [
-        {"motif_prob": 0.5, "noise_std": 0.0, "roc_auc": 0.95, "pr_auc": 0.9},
+        {"motif_prob": 0.5, "noise_std": 0.0, "roc_auc": 0.999, "pr_auc": 0.99},
         {"motif_prob": 1.0, "noise_std": 0.5, "roc_auc": 0.99, "pr_auc": 0.99},
     ]
     result = _run("noise_experiment", _context({"noise_results": rows}))
-    assert result.points == 6 and "p=0.5" in result.message
-    rows[0]["roc_auc"] = 0.72
-    assert _run("noise_experiment", _context({"noise_results": rows})).points == 10
+    assert result.points == 6 and "above what any model can reach" in result.message
+
+
+def test_noise_results_above_their_own_ceiling_are_only_noted():
+    # Trained with motif_prob 0.5 but tested on clean data: legitimate, so only a note.
+    rows = [
+        {"motif_prob": 0.5, "noise_std": 0.0, "roc_auc": 0.91, "pr_auc": 0.9},
+        {"motif_prob": 1.0, "noise_std": 0.5, "roc_auc": 0.99, "pr_auc": 0.99},
+    ]
+    result = _run("noise_experiment", _context({"noise_results": rows}))
+    assert result.points == 10 and "say so in your Answer Q4" in result.message
 
 
 def test_motif_recovery_full_and_partial_credit():
@@ -142,7 +150,8 @@ def test_motif_recovery_full_and_partial_credit():
     ("rule", "means", "points"),
     [
         ("all", {"none": 0.05, "A": 0.2, "B": 0.25, "A+B": 0.9}, 10),
-        ("all", {"none": 0.05, "A": 0.8, "B": 0.85, "A+B": 0.9}, 4),
+        ("all", {"none": 0.05, "A": 0.8, "B": 0.85, "A+B": 0.9}, 3.33),
+        ("all", {"none": 0.23, "A": 0.51, "B": 0.46, "A+B": 0.78}, 4.67),
         ("any", {"none": 0.05, "A": 0.9, "B": 0.9, "A+B": 0.95}, 10),
         ("xor", {"none": 0.05, "A": 0.9, "B": 0.9, "A+B": 0.1}, 10),
         ("xor", {"none": 0.05, "A": 0.1, "B": 0.1, "A+B": 0.1}, 2),
@@ -205,3 +214,21 @@ def test_a_check_that_crashes_is_reported_as_a_grader_error_not_a_traceback():
     ctx = _context({"kernel_results": "not validated"})
     result = _run("kernel_sweep", ctx)
     assert result.status == "error" and "grader failed" in result.message
+
+
+def test_a_model_that_saw_the_test_split_is_caught_by_its_public_score():
+    main = _main(0.93, 0.90)
+    main.public = _evaluation(0.99, 0.98)
+    main.public_oracle = _evaluation(0.9463, 0.9277)
+    ctx = _context({"roc": 0.97, "pr_auc": 0.95}, scores=Scores(main=main))
+    result = _run("reported_metrics_supported", ctx)
+    assert result.points == 0 and "has seen the test split" in result.message
+
+
+def test_claims_are_checked_against_the_assignments_own_test_split():
+    main = _main(0.955, 0.94)
+    main.public = _evaluation(0.93, 0.90)
+    main.public_oracle = _evaluation(0.9463, 0.9277)
+    ctx = _context({"roc": 0.929, "pr_auc": 0.905}, scores=Scores(main=main))
+    result = _run("reported_metrics_supported", ctx)
+    assert result.points == 5 and "on the test split" in result.message

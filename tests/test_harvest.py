@@ -69,7 +69,14 @@ def test_valid_contract_values_are_decoded(tmp_path: Path):
         ("roc", {"__float__": "nan"}, "not a finite number"),
         ("history", [1, 2], "History returned by model.fit"),
         ("history", {"__dict__": [["acc", [0.5]]]}, "no 'loss' curve"),
-        ("kernel_results", {"__dict__": []}, "non-empty dict"),
+        ("kernel_results", {"__dict__": []}, "still the empty placeholder {} (it should be a dict"),
+        ("kernel_results", {"__dict__": [[3, {"__dict__": [["roc", 0.8]]}]]}, "no 'roc_auc' key"),
+        (
+            "noise_results",
+            [{"__dict__": [["noise", 0.3], ["roc_auc", 0.7]]}],
+            "name it 'noise_std'",
+        ),
+        ("interaction_rule", None, "still the empty placeholder None"),
         ("kernel_results", {"__dict__": [["wide", {"__dict__": []}]]}, "not a kernel size"),
         ("kernel_results", {"__dict__": [[5, 0.9]]}, "should be a dict with 'roc_auc'"),
         ("noise_results", "lots", "non-empty list"),
@@ -125,6 +132,7 @@ def test_answers_are_read_from_markdown_cells_in_many_styles():
         "## Answer Q1\nThe model has 913 parameters.",
         "**Answer Q2:** wider kernels help.",
         "answer q3 - the filter matches ACGTG",
+        "Q6 Answer: the model captures AND.",
         "Some other text mentioning Answer Q4",
         "Answer Q5\n\n_Write your answer here._",
     )
@@ -133,4 +141,5 @@ def test_answers_are_read_from_markdown_cells_in_many_styles():
     assert answers["Q2"] == "wider kernels help."
     assert answers["Q3"] == "the filter matches ACGTG"
     assert "Q4" not in answers
+    assert answers["Q6"] == "the model captures AND."
     assert answers["Q5"] == ""

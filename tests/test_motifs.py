@@ -252,3 +252,20 @@ def test_weights_to_pwm_rows_sum_to_one_and_favour_the_largest_weight() -> None:
 def test_weights_to_pwm_rejects_bad_kernels(kernel, temperature: float, message: str) -> None:
     with pytest.raises(InputError, match=message):
         weights_to_pwm(kernel, temperature=temperature)
+
+
+def test_median_baseline_keeps_exponential_filters_selective() -> None:
+    from reference.motifs import threshold_windows
+
+    rng = np.random.default_rng(3)
+    # Exponential-style activations: everything near 1, a few true hits at 2.4.
+    activations = 1.0 + 0.3 * rng.standard_normal((200, 50, 1))
+    activations[rng.integers(0, 200, 40), rng.integers(0, 50, 40), 0] = 2.4
+    zero = threshold_windows(activations, 5, 0.5, baseline="zero")
+    median = threshold_windows(activations, 5, 0.5, baseline="median")
+    assert zero.seq_index[0].size > 2000  # "half the max" keeps a quarter of all windows
+    assert median.seq_index[0].size < 300
+    relu = np.maximum(activations - 1.2, 0)
+    same = threshold_windows(relu, 5, 0.5, baseline="median")
+    usual = threshold_windows(relu, 5, 0.5, baseline="zero")
+    assert np.array_equal(same.seq_index[0], usual.seq_index[0])

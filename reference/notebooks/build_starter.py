@@ -252,16 +252,16 @@ you lose only the checks that need it, and your report says which name and why.
 
 | Name | What to leave in it | Type / shape | Question |
 |---|---|---|---|
-| `model` | your trained model for the main task (motif `ACGTG`) | a Keras model (`keras.Model` or `keras.Sequential`) that takes one-hot DNA of shape `(N, 101, 4)`, bases in the order A, C, G, T, and returns `(N, 1)` probabilities | Q1–Q3 |
+| `model` | your trained model for the main task (motif `ACGTG`) | a Keras model built with `keras.Sequential` or the functional API (`keras.Model(inputs, outputs)`), not a subclass of `keras.Model`, that takes one-hot DNA of shape `(N, 101, 4)`, bases in the order A, C, G, T, and returns `(N, 1)` probabilities | Q1–Q3 |
 | `history` | the training history of `model` | the `History` returned by `model.fit` (or a dict of lists with `"loss"` and `"val_loss"`) | training curves |
 | `roc`, `pr_auc` | your test-set ROC AUC and PR AUC for `model` | floats between 0 and 1; PR AUC computed as in section 5, `auc(recall, precision)` | Q2 |
 | `kernel_results` | your kernel-size experiment | dict `{kernel_size: {"roc_auc": float, "pr_auc": float}}` with whole-number keys, including sizes smaller and larger than the motif (5 bases), e.g. `{3: {...}, 5: {...}, 11: {...}}` | Q2 |
-| `noise_results` | your noise experiment | list of dicts `{"motif_prob": float, "noise_std": float, "roc_auc": float, "pr_auc": float}`, one per setting, with at least one run where `motif_prob < 1` and one with Gaussian noise (`noise_std > 0`) | Q4 |
+| `noise_results` | your noise experiment | list of dicts `{"motif_prob": float, "noise_std": float, "roc_auc": float, "pr_auc": float}`, one per setting, with at least one run where `motif_prob < 1` and one with Gaussian noise (`noise_std > 0`); say in Answer Q4 which data you tested on | Q4 |
 | `multi_model` | a model trained on data with two (or more) implanted motifs | a Keras model taking `(N, 101, 4)` | Q5 |
 | `multi_motifs` | the motifs you implanted for `multi_model` | list of 2 or more different strings of A/C/G/T, 3–30 bases each, e.g. `["GATAAG", "TGACTC"]` | Q5 |
 | `interaction_model` | a model trained where the label depends on whether the motifs occur together | a Keras model taking `(N, 101, 4)` | Q6 |
 | `interaction_rule` | the rule that made the labels for `interaction_model` | `"and"`, `"or"` or `"xor"` | Q6 |
-| `interaction_motifs` | the two motifs of that experiment | list of 2 strings; if you leave it out, `multi_motifs` is used | Q6 |
+| `interaction_motifs` | the two motifs of that experiment | list of 2 strings; if you leave it out or empty, `multi_motifs` is used | Q6 |
 | `generate_synthetic_dataset`, `one_hot_encode_seqs`, `build_deepbind_like_model`, `build_pwm` | the functions of this notebook, improved if you like | same names and arguments; `generate_synthetic_dataset` must still return exactly the same data for the same arguments | checked by calling them |
 
 What this means for you:
@@ -272,19 +272,22 @@ on that data. It also tests `multi_model` and `interaction_model` on its own seq
 `roc` and `pr_auc` are compared with what it measures, so a changed split, a test-set leak or \
 a typed-in number earns nothing.
 - **The notebook must run top to bottom.** Restart the kernel and run all cells before you \
-submit. Keep training short: the grader stops a cell after 10 minutes and the notebook after \
+submit. Keep training short: the grader stops a cell after 5 minutes and the notebook after \
 20. Do not read files that exist only on your computer.
-- **Models:** build them from standard Keras layers (no `Lambda` layers: the grader cannot \
-load them safely) and feed them one-hot sequences of length 101. The grader reads your motifs \
-from the first `Conv1D` layer of each model.
+- **Models:** build them with `keras.Sequential` or the functional API from standard Keras \
+layers (no subclassed models and no `Lambda` layers: the grader cannot load custom code \
+safely) and feed them one-hot sequences of length 101. The grader reads your motifs from the \
+first `Conv1D` layer of each model.
+- **Question 1:** state the total number of parameters Keras reports for `model` \
+(`model.count_params()`) in your answer; the grader looks for it.
 - **Written answers** go in the Markdown cells that start with `Answer Q1` … `Answer Q6`, \
 one after each question. Keep that first line and replace `_Write your answer here._` with \
 your answer.
 - **Check yourself** before you submit: `motifgrader check hw4.ipynb` (or \
 `pytest --notebook hw4.ipynb`) runs your notebook and the public checks, and tells you which \
 names are missing or malformed.
-- The last code cell lists the names for Questions 2 and 4–6 with empty placeholders: fill \
-them in as you work."""
+- The last code cell sets the names for Questions 2 and 4–6 to empty placeholders: fill them \
+in there, or delete a line if you set that name in an earlier cell (it would overwrite it)."""
 
 CONTRACT_HEADER = """\
 ## Results for the grader
