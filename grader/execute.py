@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class ExecutionSettings:
     file_size_bytes: int
     open_files: int = 1024
     max_processes: int = 256
+    files_written: int = 2000
     sandbox: str = "auto"
 
 
@@ -172,7 +174,17 @@ class _CappedClient(NotebookClient):
         self.total_bytes = 0
         self.truncated_cells: set[int] = set()
         self.timed_out_cells: set[int] = set()
+        self.exit_cells: set[int] = set()
         self._current_cell: int | None = None
+        self.on_cell_executed = self._note_exit_request
+
+    def _note_exit_request(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
+        """`exit()` / `quit()` in a cell: IPython replies, then stops the kernel a moment
+        later, so the death would otherwise be blamed on whichever cell runs next."""
+        content = (execute_reply or {}).get("content", {})
+        for payload in content.get("payload") or []:
+            if payload.get("source") == "ask_exit" and not payload.get("keepkernel"):
+                self.exit_cells.add(cell_index)
 
     async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
         if self._current_cell is not None:
@@ -276,6 +288,8 @@ class _Session:
     timed_out: set[int] = field(default_factory=set)
     alive: bool = False
     stopped_at: int | None = None
+    fatal_error: tuple[str, str] | None = None
+    """(name, sentence) shown as the error of the cell that killed the kernel."""
     steps: dict[str, str] = field(default_factory=dict)
     step_errors: dict[str, str] = field(default_factory=dict)
     kernel_start_seconds: float = 0.0
@@ -300,7 +314,9 @@ async def _session(
         cpu_seconds=int(settings.notebook_timeout_s * 2 + 120),
         file_size_bytes=settings.file_size_bytes,
         open_files=settings.open_files,
-        max_processes=settings.max_processes,
+        # The watchdog enforces max_processes and names it; RLIMIT_NPROC is a backstop
+        # above it, so a bomb is stopped as a bomb rather than failing with EAGAIN.
+        max_processes=2 * settings.max_processes,
     )
     km = _SandboxedKernelManager(
         kernel_name="motifgrader",
@@ -326,14 +342,21 @@ async def _session(
         pid = km.provisioner.process.pid if km.provisioner and km.provisioner.process else None
         if pid:
             watchdog = sandboxing.MemoryWatchdog(
-                pid, settings.memory_bytes, job=job, max_processes=settings.max_processes
+                pid,
+                settings.memory_bytes,
+                job=job,
+                max_processes=settings.max_processes,
+                max_files=settings.files_written,
             )
             watchdog.start()
-        deadline = time.monotonic() + settings.notebook_timeout_s
         if preamble is not None:
             result = await _run_code(client, preamble.code, preamble.timeout_s)
             session.steps[preamble.name], session.step_errors[preamble.name] = result
+        # The student's time starts after the grader's preamble (seeding, which imports
+        # TensorFlow: seconds on a busy machine that are not the notebook's doing).
+        deadline = time.monotonic() + settings.notebook_timeout_s
         execution_count = 0
+        notebook_deadline_hit = False
         for index in cells_to_run:
             cell = notebook.cells[index]
             if not cell.get("source", "").strip():
@@ -341,6 +364,7 @@ async def _session(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 session.status, session.stopped_at = "timeout", index
+                notebook_deadline_hit = True
                 break
             execution_count += 1
             client._current_cell = index
@@ -350,8 +374,13 @@ async def _session(
                     client.async_execute_cell(cell, index, execution_count=execution_count),
                     timeout=remaining,
                 )
-            except TimeoutError:
+            except (TimeoutError, DeadKernelError) as exc:
+                # nbclient turns the cancellation of a cell at our deadline into
+                # DeadKernelError; only a death before the deadline is a real one.
+                if isinstance(exc, DeadKernelError) and time.monotonic() < deadline - 0.01:
+                    raise
                 session.status, session.stopped_at = "timeout", index
+                notebook_deadline_hit = True
                 client.timed_out_cells.add(index)
                 await km.interrupt_kernel()
                 session.alive = await _kernel_answers(client)
@@ -362,14 +391,21 @@ async def _session(
                 if not session.alive:
                     session.stopped_at = index
                     break
+            if index in client.exit_cells:
+                session.status, session.stopped_at, session.alive = "died", index, False
+                session.message = "The notebook called exit() (or quit()), which stops the kernel."
+                session.fatal_error = ("KernelExited", session.message)
+                break
         if session.status == "timeout":
-            per_cell = bool(client.timed_out_cells) and deadline > time.monotonic()
+            # Decided when the limit was hit: waiting for a stuck kernel afterwards can
+            # take the clock past the notebook's deadline too.
+            stopped = "interrupted" if session.alive else "stopped (it ignored the interrupt)"
             session.message = (
-                f"{{cell}} ran past the {settings.cell_timeout_s:.0f} s per-cell limit and was "
-                "interrupted."
-                if per_cell
-                else f"The notebook ran past its {settings.notebook_timeout_s:.0f} s limit while "
+                f"The notebook ran past its {settings.notebook_timeout_s:.0f} s limit while "
                 "{cell} was running."
+                if notebook_deadline_hit
+                else f"{{cell}} ran past the {settings.cell_timeout_s:.0f} s per-cell limit and "
+                f"was {stopped}."
             )
         if session.alive:
             for step in steps:
@@ -402,7 +438,7 @@ async def _session(
             pass
         if client.kc is not None:
             client.kc.stop_channels()
-        session.leftovers = sandboxing.kill_job_processes(job)
+        session.leftovers = sandboxing.kill_job_processes(job, grace_s=2.0)
     session.timed_out = set(client.timed_out_cells)
     session.truncated = bool(client.truncated_cells)
     if watchdog is not None:
@@ -416,15 +452,34 @@ async def _session(
                     f"The notebook started more than {settings.max_processes} processes or "
                     "threads and was stopped."
                 )
+                session.fatal_error = ("ProcessLimitExceeded", session.message)
+            elif watchdog.reason == "files":
+                session.status = "died"
+                session.message = (
+                    f"The notebook created more than {settings.files_written} files and folders "
+                    "and was stopped."
+                )
+                session.fatal_error = ("FileLimitExceeded", session.message)
             else:
                 session.status = "oom"
                 session.message = (
                     f"The kernel used more than {settings.memory_bytes / 2**30:.1f} GiB of "
                     "memory and was stopped."
                 )
+                session.fatal_error = ("MemoryLimitExceeded", session.message)
     if session.status == "died" and not session.message:
         session.message = "The kernel died (the notebook exited or crashed the Python process)."
+    if session.status == "died" and session.fatal_error is None:
+        session.fatal_error = ("KernelDied", session.message)
     return session
+
+
+def _empty_folder(folder: Path) -> None:
+    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _fresh_copy(notebook: Any) -> Any:
@@ -451,11 +506,22 @@ async def _execute(
     before = [i for i in code_cells if first.stopped_at is not None and i < first.stopped_at]
     if not first.alive and first.stopped_at is not None and before:
         # The kernel is gone, so nothing could be read from it. Run the cells before
-        # the one that killed it in a fresh kernel, to grade what did work.
+        # the one that killed it in a fresh kernel, to grade what did work. The folder
+        # starts empty too: what the first run wrote (thousands of files, say) is not
+        # the replay's.
+        _empty_folder(job_dir)
         second = await _session(_fresh_copy(notebook), job_dir, settings, preamble, steps, before)
         if second.alive:
             grader_steps, step_errors = second.steps, second.step_errors
             replayed = True
+    fatal = first.stopped_at if status in ("died", "oom") else None
+    if fatal is not None and first.fatal_error is not None and fatal in first.ran:
+        # The kernel gave no error for the cell it died in: say it there, in the executed
+        # notebook and the report, rather than leave that cell looking fine.
+        name, sentence = first.fatal_error
+        notebook.cells[fatal].setdefault("outputs", []).append(
+            nbformat.v4.new_output("error", ename=name, evalue=sentence, traceback=[])
+        )
     cells = [
         _cell_record(i, notebook.cells[i], i in first.timed_out, i in first.ran) for i in code_cells
     ]

@@ -80,6 +80,7 @@ def execution_settings(spec: AssignmentSpec, options: GradingOptions) -> Executi
         memory_bytes=limits.memory_mb * 2**20,
         threads=limits.threads_per_kernel,
         file_size_bytes=limits.file_size_mb * 2**20,
+        files_written=limits.files_written,
         sandbox=options.sandbox,
     )
 

@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ JOB_UID_BASE = 62_000
 JOB_SLOTS = 64
 """How many kernels may run at once on one machine when the grader is root."""
 MARKER_VARIABLE = "MOTIFGRADER_JOB"
+UID_DRAIN_S = 30.0
+"""How long a released job waits for its killed processes to exit before freeing its uid."""
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 IPC_PATH_LIMIT = 100
@@ -312,6 +315,13 @@ def _release_job(work_dir: Path, marker: str, uid: int | None, fd: int | None) -
     try:
         job = SandboxJob(work_dir=work_dir, marker=marker, uid=uid, gid=uid)
         _kill_members(lambda processes: _job_members(job, None, processes))
+        if uid is not None:
+            # A killed process can take seconds to exit (a forked kernel has a large
+            # address space to tear down); the uid is free only once none is left, or the
+            # next job's watchdog and RLIMIT_NPROC would count them.
+            deadline = time.monotonic() + UID_DRAIN_S
+            while time.monotonic() < deadline and any(p.uid == uid for p in _processes().values()):
+                time.sleep(0.05)
         if work_dir.exists():
             _chown_tree(work_dir, os.geteuid(), os.getegid(), sanitise=True)
     finally:
@@ -645,10 +655,16 @@ class _Process:
     ppid: int
     uid: int
     rss_bytes: int
+    threads: int = 1
 
+
+PF_EXITING = 0x4
+"""Task flag in /proc/PID/stat: the process is exiting."""
 
 _STATUS = re.compile(
-    rb"\nState:\s+(\S).*?\nPPid:\s+(\d+).*?\nUid:\s+(\d+)(?:.*?\nVmRSS:\s+(\d+))?", re.DOTALL
+    rb"\nState:\s+(\S).*?\nPPid:\s+(\d+).*?\nUid:\s+(\d+)(?:.*?\nVmRSS:\s+(\d+))?"
+    rb"(?:.*?\nThreads:\s+(\d+))?",
+    re.DOTALL,
 )
 
 
@@ -670,8 +686,67 @@ def _processes() -> dict[int, _Process]:
         if match is None or match[1] in (b"Z", b"X"):
             continue
         rss = int(match[4]) * 1024 if match[4] else 0
-        found[int(name)] = _Process(int(name), int(match[2]), int(match[3]), rss)
+        threads = int(match[5]) if match[5] else 1
+        found[int(name)] = _Process(int(name), int(match[2]), int(match[3]), rss, threads)
     return found
+
+
+def _proportional_bytes(pids: Iterable[int]) -> int | None:
+    """Proportional set size summed over `pids`, or None where /proc cannot say.
+
+    Resident set size counts a page shared by N forked processes N times, so a kernel that
+    forks looks N times its size; PSS charges each process 1/N of the page. It costs a walk
+    of each process's page tables, so it is only read to confirm an RSS sum over the limit.
+    """
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+                match = re.search(rb"\nPss:\s+(\d+)", handle.read())
+        except FileNotFoundError:
+            continue  # exited since it was listed
+        except OSError:
+            return None
+        if match is None:
+            return None
+        total += int(match[1]) * 1024
+    return total
+
+
+def _private_tmp_folders(members: Iterable[int]) -> list[Path]:
+    """The private /tmp and /dev/shm of a job in bubblewrap, seen through /proc: files
+    there cost inodes and memory just as in the job folder."""
+    ours = _mount_namespace(os.getpid())
+    for pid in members:
+        theirs = _mount_namespace(pid)
+        if theirs is not None and theirs != ours:
+            return [Path(f"/proc/{pid}/root/tmp"), Path(f"/proc/{pid}/root/dev/shm")]
+    return []
+
+
+def _mount_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def _count_entries(root: Path, stop_after: int) -> int:
+    """Files, folders and links under `root` (not following links), counting at most
+    `stop_after` so a folder of a million files costs no more than the limit."""
+    count, todo = 0, [root]
+    while todo and count < stop_after:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(Path(entry.path))
+                    if count >= stop_after:
+                        break
+        except OSError:
+            continue
+    return count
 
 
 def _pid_namespace(pid: int) -> str | None:
@@ -687,6 +762,20 @@ def _has_marker(pid: int, marker: bytes) -> bool:
             return marker in handle.read().split(b"\0")
     except OSError:
         return False
+
+
+def _dying(pid: int) -> bool:
+    """Already killed: exiting, or with a SIGKILL pending. Such a process is gone for good
+    but may take seconds to go, so it is neither a leftover nor worth another signal."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            flags = int(handle.read().rsplit(b")", 1)[1].split()[6])
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            pending = re.findall(rb"\n(?:SigPnd|ShdPnd):\s+([0-9a-f]+)", handle.read())
+    except (OSError, IndexError, ValueError):
+        return True  # gone already
+    sigkill = 1 << (signal.SIGKILL - 1)
+    return bool(flags & PF_EXITING) or any(int(mask, 16) & sigkill for mask in pending)
 
 
 def _start_time(pid: int) -> int | None:
@@ -761,17 +850,29 @@ def _kill_members(select: Callable[[Mapping[int, _Process]], set[int]]) -> int:
     return len(stopped)
 
 
-def kill_job_processes(job: SandboxJob | Path, *, root_pid: int | None = None) -> int:
+def kill_job_processes(
+    job: SandboxJob | Path, *, root_pid: int | None = None, grace_s: float = 0.0
+) -> int:
     """After a job: kill every process it started, daemons included; returns how many.
 
     `job` is the `SandboxJob` (or the kernel's folder, for a job made without
     `prepare_job`); `root_pid` adds the descendants of the kernel's process if it is
-    still there. A job from `prepare_job` also ends here (`SandboxJob.release`): its
-    folder is handed back to the grader, safe to write into, and its uid freed.
+    still there. `grace_s` first waits that long for the job's processes to exit by
+    themselves (a kernel just shut down, or bubblewrap's namespace being torn down), so
+    the count is of what really outlived the job. A job from `prepare_job` also ends here
+    (`SandboxJob.release`): its folder is handed back to the grader, safe to write into,
+    and its uid freed.
     """
     if not isinstance(job, SandboxJob):
         job = SandboxJob.for_folder(job)
-    killed = _kill_members(lambda processes: _job_members(job, root_pid, processes))
+
+    def outliving(processes: Mapping[int, _Process]) -> set[int]:
+        return {pid for pid in _job_members(job, root_pid, processes) if not _dying(pid)}
+
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and outliving(_processes()):
+        time.sleep(0.05)
+    killed = _kill_members(outliving)
     job.release()
     return killed
 
@@ -780,10 +881,15 @@ class MemoryWatchdog:
     """A coordinator thread that sums the resident memory of a job and kills it when over.
 
     The sum covers the kernel's whole tree plus anything found by the job's uid, PID
-    namespace or marker, so a student cannot dodge the limit by forking daemons. Shared
-    pages are counted once per process, which errs on the side of stopping a kernel early.
-    `max_processes` also stops a fork bomb where RLIMIT_NPROC cannot (a kernel running as
-    root); `reason` then says "processes" instead of "memory".
+    namespace or marker, so a student cannot dodge the limit by forking daemons. It is
+    resident set size, confirmed as proportional set size before a kill, so pages that
+    forked children share with the kernel count once, not once per child.
+    `max_processes` caps processes plus threads (what RLIMIT_NPROC counts), so a fork or
+    thread bomb is stopped and named as such, also where RLIMIT_NPROC cannot apply (a
+    kernel running as root); `max_files` caps the files and folders under the job's
+    folder (and bubblewrap's private /tmp and /dev/shm), so a notebook cannot exhaust the
+    disk's inodes or fill memory with empty files. `reason` says which limit tripped:
+    "memory", "processes" or "files".
     """
 
     def __init__(
@@ -795,9 +901,11 @@ class MemoryWatchdog:
         on_exceed: Callable[[], None] | None = None,
         job: SandboxJob | None = None,
         max_processes: int | None = None,
+        max_files: int | None = None,
     ) -> None:
         self.root_pid = root_pid
         self.max_processes = max_processes
+        self.max_files = max_files if job is not None else None
         self.limit_bytes = int(limit_bytes)
         self.interval = interval
         self.on_exceed = on_exceed
@@ -836,15 +944,33 @@ class MemoryWatchdog:
         processes = _processes()
         return sum(processes[pid].rss_bytes for pid in self._select(processes))
 
+    def _exceeded(self) -> str:
+        """Which limit the job is over now ("" for none)."""
+        processes = _processes()
+        members = self._select(processes)
+        tasks = sum(processes[pid].threads for pid in members)
+        if self.max_processes is not None and tasks > self.max_processes:
+            return "processes"
+        total = sum(processes[pid].rss_bytes for pid in members)
+        if total > self.limit_bytes:
+            total = _proportional_bytes(members) or total
+        self.peak_rss_bytes = max(self.peak_rss_bytes, total)
+        if total > self.limit_bytes:
+            return "memory"
+        files = self.max_files
+        if files is not None and self.job is not None:
+            count = 0
+            for root in [self.job.work_dir, *_private_tmp_folders(members)]:
+                count += _count_entries(root, files + 1 - count)
+                if count > files:
+                    return "files"
+        return ""
+
     def _watch(self) -> None:
         while not self._stop.is_set():
-            processes = _processes()
-            members = self._select(processes)
-            total = sum(processes[pid].rss_bytes for pid in members)
-            self.peak_rss_bytes = max(self.peak_rss_bytes, total)
-            too_many = self.max_processes is not None and len(members) > self.max_processes
-            if total > self.limit_bytes or too_many:
-                self.reason = "memory" if total > self.limit_bytes else "processes"
+            reason = self._exceeded()
+            if reason:
+                self.reason = reason
                 self.tripped = True
                 _kill_members(self._select)
                 if self.on_exceed is not None:

@@ -53,7 +53,7 @@ def starter_functions() -> list[Cell]:
 # A small model trained in seconds on data drawn here with numpy (the starter's generator
 # is slow). Every case that must show "the grade is unchanged" trains exactly this, so its
 # grade can be compared with the honest twin's, check by check.
-TRAIN_TINY_MODEL = '''\
+TRAIN_TINY_MODEL = """\
 import keras
 from sklearn.metrics import auc, precision_recall_curve, roc_auc_score
 
@@ -80,7 +80,7 @@ roc = float(roc_auc_score(y_tiny[1800:], test_preds))
 precision, recall, _ = precision_recall_curve(y_tiny[1800:], test_preds)
 pr_auc = float(auc(recall, precision))
 print(f"Test ROC AUC: {roc:.4f}, PR AUC: {pr_auc:.4f}")
-'''
+"""
 
 UNTRAINED_MODEL = """\
 import keras
@@ -110,7 +110,7 @@ UNINTERRUPTIBLE_LOOP = """\
 total = sum(range(10**15))
 """
 
-SLEEP_CELL = "import time\ntime.sleep(15)  # under the per-cell limit, but they add up\n"
+SLEEP_CELL = "import time\ntime.sleep(12)  # under the per-cell limit, but they add up\n"
 
 MEMORY_BOMB = """\
 hog = []
@@ -144,12 +144,16 @@ while True:
 
 MANY_FILES = """\
 import os
-
-os.makedirs("spam", exist_ok=True)
-for i in range(5000):
-    with open(f"spam/{i}.txt", "w") as handle:
-        handle.write("x")
+import socket
 import time
+
+# In bubblewrap (hostname "motifgrader") /tmp is the job's own tmpfs; elsewhere it is the
+# machine's, so write into the job folder instead.
+folder = "/tmp/spam" if socket.gethostname() == "motifgrader" else "spam"
+os.makedirs(folder, exist_ok=True)
+for i in range(5000):
+    with open(f"{folder}/{i}.txt", "w") as handle:
+        handle.write("x")
 time.sleep(5)
 """
 
@@ -163,7 +167,6 @@ with open("big.bin", "wb") as handle:
 
 OS_EXIT = "import os\nos._exit(3)\n"
 SIGKILL_SELF = "import os\nimport signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
-SEGFAULT = "import ctypes\nctypes.string_at(0)\n"
 SYS_EXIT = "import sys\nsys.exit('done early')\n"
 EXIT_CALL = "exit()\n"
 STDIN_INPUT = "name = input('Your name: ')\n"
@@ -305,7 +308,8 @@ for pid in os.listdir("/proc"):
                     data = handle.read(20000)
             except OSError:
                 continue
-            found.append(f"/proc/{pid}/{part}: " + data.replace(b"\\0", b" ").decode(errors="replace"))
+            text = data.replace(b"\\0", b" ").decode(errors="replace")
+            found.append(f"/proc/{pid}/{part}: {text}")
 words = ("secret", "seed", "token", ".env", "gradebook", "request.json", "inputs.npz", "spec")
 deadline, seen = time.monotonic() + 10, 0
 for top in ("..", "/tmp", "/run", "/root", "/home", "/work", "/etc/motifgrader"):
@@ -360,12 +364,15 @@ FORGE_HARVEST_FILES = """\
 import json
 import os
 
+def scores(auc):
+    return {"__dict__": [["roc_auc", auc], ["pr_auc", auc]]}
+
+
 forged = {
     "roc": {"present": True, "type": "builtins.float", "value": 0.999},
     "pr_auc": {"present": True, "type": "builtins.float", "value": 0.999},
     "kernel_results": {"present": True, "type": "builtins.dict",
-                       "value": {"__dict__": [[3, {"__dict__": [["roc_auc", 0.9], ["pr_auc", 0.9]]}],
-                                              [11, {"__dict__": [["roc_auc", 0.95], ["pr_auc", 0.95]]}]]}},
+                       "value": {"__dict__": [[3, scores(0.9)], [11, scores(0.95)]]}},
 }
 # Wherever the grader might look for its harvest, before it has made its folder.
 for folder in [".", "harvest", "scorer", "tmp"] + [f"harvest-{i:016x}" for i in range(4)]:
@@ -450,13 +457,9 @@ CELLS: dict[str, Callable[[], list[Cell]]] = {
     "honest_tiny_model": lambda: [*starter_functions(), *_code(TRAIN_TINY_MODEL)],
     "fake_auc_print": lambda: [*starter_functions(), *_code(TRAIN_TINY_MODEL, FAKE_AUC_PRINT)],
     "monkeypatch_metrics": lambda: [*starter_functions(), *_code(TRAIN_TINY_MODEL, MONKEYPATCH)],
-    "forge_harvest_files": lambda: [
+    "forge_harvest": lambda: [
         *starter_functions(),
-        *_code(TRAIN_TINY_MODEL, FORGE_HARVEST_FILES),
-    ],
-    "forge_harvest_json": lambda: [
-        *starter_functions(),
-        *_code(TRAIN_TINY_MODEL, FORGE_HARVEST_JSON),
+        *_code(TRAIN_TINY_MODEL, FORGE_HARVEST_FILES, FORGE_HARVEST_JSON),
     ],
     "lambda_model": lambda: [*starter_functions(), *_code(LAMBDA_MODEL)],
     "oversized_model": lambda: [*starter_functions(), *_code(OVERSIZED_MODEL)],
@@ -471,7 +474,6 @@ CELLS: dict[str, Callable[[], list[Cell]]] = {
     "file_too_big": lambda: [*starter_functions(), *_code(FILE_TOO_BIG, AFTER)],
     "os_exit_midway": lambda: [*starter_functions(), *_code(OS_EXIT, AFTER)],
     "sigkill_midway": lambda: [*starter_functions(), *_code(SIGKILL_SELF, AFTER)],
-    "segfault_midway": lambda: [*starter_functions(), *_code(SEGFAULT, AFTER)],
     "sys_exit": lambda: [*starter_functions(), *_code(SYS_EXIT, AFTER)],
     "exit_call": lambda: [*starter_functions(), *_code(EXIT_CALL, AFTER)],
     "stdin_input": lambda: [*starter_functions(), *_code(STDIN_INPUT, AFTER)],
@@ -555,7 +557,8 @@ def write_large_notebook(folder: Path, size_bytes: int = LARGE_BYTES) -> Path:
     """A notebook of `size_bytes` whose bulk is saved output, written at test time."""
     notebook = _notebook(starter_functions())
     line = "one more line of a training log left in the saved notebook\n"
-    text = line * (size_bytes // len(line) + 1)
+    per_line = len(json.dumps(line)) + len("      ,\n")  # as nbformat writes a list of lines
+    text = line * (size_bytes // per_line + 1)
     notebook.cells.append(nbformat.v4.new_code_cell("print('the log is long')"))
     notebook.cells[-1].pop("id", None)
     notebook.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
