@@ -239,7 +239,7 @@ def test_unmodified_starter_fails_the_advanced_questions_saying_what_to_add(
             "*_ hw4.ipynb::multi_motif_specialisation (Q5) _*",
             "Hidden check (10 points), graded on hidden data, but it can earn nothing as the "
             "notebook stands:",
-            "`multi_model` could not be saved: `multi_model` is still None: set it to your trained*",
+            "`multi_model` could not be saved: `multi_model` is still None: set it to your*",
             "*_ hw4.ipynb::interaction_captured (Q6) _*",
             "`interaction_model` could not be saved: *",
             "*_ hw4.ipynb::answer_q5 (Q5) _*",
