@@ -26,6 +26,7 @@ from grader.gradebook import Gradebook, GradeKey, seed_identity
 from grader.pipeline import GRADER_VERSION, GradedSubmission, GradingOptions, grade_submission
 from grader.report import render_index, render_student_report
 from grader.results import StudentResult
+from grader.sandbox import adopt_orphans
 from grader.spec import AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
 ProgressCallback = Callable[[StudentResult], None]
@@ -144,7 +145,10 @@ class RestartingPool(Executor):
 
     def _new(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            # A pool worker runs one job at a time, so it can adopt a job's orphans.
+            initializer=adopt_orphans,
         )
 
     def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]

@@ -29,9 +29,10 @@ frees the uid.
 
 How a job's processes are found (`kill_job_processes`, `MemoryWatchdog`), strongest first:
 the job's uid; the job's PID namespace (bubblewrap; also, the whole namespace dies with
-bwrap's init because of `--die-with-parent`); the descendants of the kernel's process; an
-environment marker (`MOTIFGRADER_JOB`), which a process can shed by exec'ing with an empty
-environment, so it is only the last resort when no uid could be dropped to.
+bwrap's init because of `--die-with-parent`); the descendants of the kernel's process;
+in a pool worker (`adopt_orphans`), the orphans re-parented to the worker since the job
+began; an environment marker (`MOTIFGRADER_JOB`), which a process can shed by exec'ing
+with an empty environment, so it is only the last resort when no uid could be dropped to.
 
 Memory is measured as resident set summed over those processes, not with RLIMIT_AS, which
 breaks TensorFlow below about 2 GiB of address space. Linux only: the watchdog and the
@@ -138,6 +139,9 @@ class SandboxJob:
     marker: str
     uid: int | None = None
     gid: int | None = None
+    started_ticks: int = field(default_factory=lambda: _now_ticks())
+    """When the job began (clock ticks since boot): a process this grader adopted (see
+    `adopt_orphans`) that started later is the job's."""
     _finalizer: weakref.finalize | None = field(default=None, repr=False)
 
     @classmethod
@@ -788,6 +792,53 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
+PR_SET_CHILD_SUBREAPER = 36
+_adopting = False
+"""Set by `adopt_orphans` in a process that runs one job at a time."""
+
+
+def adopt_orphans() -> bool:
+    """Make this process adopt the orphans of its descendants (Linux's child subreaper).
+
+    A notebook that double-forks a daemon and exec's it with an empty environment leaves no
+    trace a kill could follow when the kernel shares the grader's uid (the fallback as
+    root): the daemon's parent exits and it is re-parented to PID 1. Under a subreaper it is
+    re-parented here instead, so `kill_job_processes` finds it as a child this process did
+    not start before the job. Only for a process that runs one job at a time (a pool
+    worker): with jobs side by side an adopted child could not be told apart. Returns
+    whether the kernel agreed.
+    """
+    global _adopting
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        _adopting = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        _adopting = False
+    return _adopting
+
+
+def _now_ticks() -> int:
+    """Clock ticks since boot, the unit of a process's start time in /proc/PID/stat."""
+    try:
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return int(uptime * os.sysconf("SC_CLK_TCK"))
+
+
+def _adopted(job: SandboxJob, processes: Mapping[int, _Process]) -> set[int]:
+    """Children of this (subreaper) process started since the job began, with their trees."""
+    me = os.getpid()
+    found: set[int] = set()
+    for process in processes.values():
+        if process.ppid == me and (_start_time(process.pid) or 0) >= job.started_ticks:
+            found |= {process.pid} | _descendants(process.pid, processes)
+    return found
+
+
 def _protected() -> set[int]:
     """This process and its ancestors: never signalled, whatever a student's env says."""
     protected, pid = {0, 1}, os.getpid()
@@ -819,6 +870,8 @@ def _job_members(
 ) -> set[int]:
     """The job's processes: its uid, its descendants, its marker, then its PID namespaces."""
     members = _descendants(root_pid, processes) if root_pid is not None else set()
+    if job is not None and _adopting:
+        members |= _adopted(job, processes)
     if job is not None:
         if job.uid is not None:
             members |= {p.pid for p in processes.values() if p.uid == job.uid}
@@ -873,8 +926,38 @@ def kill_job_processes(
     while time.monotonic() < deadline and outliving(_processes()):
         time.sleep(0.05)
     killed = _kill_members(outliving)
+    if _adopting:
+        _reap_adopted(job)
     job.release()
     return killed
+
+
+def _reap_adopted(job: SandboxJob, wait_s: float = 2.0) -> None:
+    """Collect the exit status of adopted processes just killed, so they do not stay
+    zombies of this worker for the rest of the batch."""
+    me = os.getpid()
+    deadline = time.monotonic() + wait_s
+    while True:
+        pending = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) != me or int(fields[19]) < job.started_ticks:
+                continue
+            if fields[0] == b"Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+            else:
+                pending = True
+        if not pending or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 class MemoryWatchdog:

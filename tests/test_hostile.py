@@ -63,16 +63,31 @@ def _case_id(case: Case) -> str:
     return case.name
 
 
+SANDBOX = os.environ.get("MOTIFGRADER_TEST_SANDBOX", "auto")
+"""Set to "fallback" to grade the corpus without bubblewrap on a machine that has it."""
+
+
 def _sandbox() -> sandboxing.SandboxInfo:
-    return sandboxing.probe_sandbox("auto")
+    return sandboxing.probe_sandbox(SANDBOX)
 
 
 def _confined() -> bool:
     return _sandbox().kind == "bubblewrap"
 
 
+def _isolated() -> bool:
+    """The kernel could not read or write as the grader: bubblewrap, or a per-job uid."""
+    info = _sandbox()
+    return info.kind == "bubblewrap" or info.job_user
+
+
+NOT_ISOLATED = (
+    "the kernel ran in the fallback sandbox as the grader's own user (its Python cannot be "
+    "run by the per-job uids), so it reads and writes whatever the grader can: the report "
+    "says so; install bubblewrap or use a Python installation other users can read"
+)
 NOT_CONFINED = (
-    "the kernel ran in the fallback sandbox (no bubblewrap on this machine): it shares the "
+    "the kernel ran in the fallback sandbox (bubblewrap missing or not chosen): it shares the "
     "network and the file system, so isolation cannot be asserted; install bubblewrap"
 )
 
@@ -247,7 +262,12 @@ def _grade(
         # Job folders are made in TMPDIR, so they land beside the sentinels.
         with _environment(TMPDIR=str(base), **(environment or {})):
             summary = grade_folder(
-                submissions, base / "out", spec_path=spec, secret_file=secret_file, workers=2
+                submissions,
+                base / "out",
+                spec_path=spec,
+                secret_file=secret_file,
+                workers=2,
+                sandbox=SANDBOX,
             )
         seconds = time.monotonic() - started
         connections = 0
@@ -365,7 +385,9 @@ def test_tampering_does_not_change_what_the_grader_measures(corpus: Graded, case
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in CASES if c.confined_output_lacks], ids=_case_id)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.confined_output_lacks or c.confined_output_has], ids=_case_id
+)
 def test_sandbox_blocks_what_the_notebook_tried(corpus: Graded, case: Case):
     if not _confined():
         pytest.skip(NOT_CONFINED)
@@ -373,6 +395,8 @@ def test_sandbox_blocks_what_the_notebook_tried(corpus: Graded, case: Case):
     assert "blocked" in outputs
     for text in case.confined_output_lacks:
         assert text not in outputs
+    for text in case.confined_output_has:
+        assert text in outputs
 
 
 # --------------------------------------------------------------------------- the machine
@@ -392,7 +416,14 @@ def test_no_process_outlives_the_batch(corpus: Graded):
 
 
 @pytest.mark.slow
-def test_job_folders_are_gone_and_nothing_beside_them_changed(corpus: Graded):
+def test_job_folders_are_gone(corpus: Graded):
+    assert not [p.name for p in corpus.base.iterdir() if p.name.startswith("mg-")]
+
+
+@pytest.mark.slow
+def test_nothing_beside_the_job_folders_changed(corpus: Graded):
+    if not _isolated():
+        pytest.skip(NOT_ISOLATED)
     assert sorted(p.name for p in corpus.base.iterdir()) == [
         "out",
         "secret.txt",
@@ -417,6 +448,8 @@ def test_nothing_on_the_host_is_written_and_no_connection_gets_out(corpus: Grade
 
 @pytest.mark.slow
 def test_secret_never_appears_in_any_output(corpus: Graded):
+    if not _isolated():
+        pytest.skip(NOT_ISOLATED)
     needles = [corpus.secret, *ENV_CANARIES.values()]
     for path in corpus.out.rglob("*"):
         if path.is_file():
@@ -452,5 +485,6 @@ def test_good_samples_score_the_same_beside_hostile_notebooks(mixed: Graded, gra
     for case in (c for c in CASES if c.mixed):
         assert mixed.result(case.name).status == case.status
     assert mixed.leftovers == []
-    assert (mixed.base / "sentinel" / "victim.txt").read_text() == VICTIM_TEXT
+    if _isolated():
+        assert (mixed.base / "sentinel" / "victim.txt").read_text() == VICTIM_TEXT
     assert not list(mixed.base.glob("mg-*"))

@@ -39,6 +39,8 @@ from grader.sandbox import (
     wrap_kernel_command,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only")
 
 MODES = ["bubblewrap", "fallback", "fallback-job-user"]
@@ -445,6 +447,69 @@ def test_setsid_grandchild_is_gone_after_kill_job_processes(mode, job: SandboxJo
         process.kill()
         process.wait()
         process.stdout.close()
+
+
+ADOPTING_GRADER = """\
+import json, subprocess, sys, time
+from pathlib import Path
+from grader import sandbox
+
+folder, token, adopt = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "adopt"
+adopted = sandbox.adopt_orphans() if adopt else False
+job = sandbox.SandboxJob.for_folder(folder)
+# A "kernel" that double-forks a daemon with an empty environment in /, then exits:
+# neither the marker, nor the uid, nor the kernel's tree leads to it.
+daemonise = (
+    "import os, sys\\n"
+    "if os.fork() == 0:\\n"
+    "    os.setsid()\\n"
+    "    if os.fork() == 0:\\n"
+    "        os.chdir('/')\\n"
+    "        os.execve(sys.executable, [sys.executable, '-c', 'import time; time.sleep(60)', "
+    "sys.argv[1]], {})\\n"
+    "    os._exit(0)\\n"
+)
+quiet = subprocess.DEVNULL
+subprocess.run(
+    [sys.executable, "-c", daemonise, token],
+    env={}, check=True, stdin=quiet, stdout=quiet, stderr=quiet,
+)
+time.sleep(0.5)
+killed = sandbox.kill_job_processes(job)
+print(json.dumps({"adopted": adopted, "killed": killed}))
+"""
+
+
+@pytest.mark.parametrize("adopt", [True, False], ids=["subreaper", "no_subreaper"])
+def test_pool_worker_adopts_and_kills_a_daemon_that_shed_every_trace(
+    tmp_path: Path, adopt: bool
+) -> None:
+    token = secrets.token_hex(6)
+    script = tmp_path / "grader_worker.py"
+    script.write_text(ADOPTING_GRADER)
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    mode = "adopt" if adopt else "plain"
+    done = subprocess.run(
+        [sys.executable, str(script), str(job_dir), token, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    try:
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        if adopt:
+            assert report == {"adopted": True, "killed": 1}
+            assert _wait_for(lambda: not _live_pids_with(token))
+        else:
+            # Without the subreaper the daemon went to PID 1 and nothing could find it.
+            assert report == {"adopted": False, "killed": 0}
+            assert len(_live_pids_with(token)) == 1
+    finally:
+        for pid in _live_pids_with(token):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_job_known_only_by_its_folder_is_found_by_its_marker(tmp_path: Path) -> None:

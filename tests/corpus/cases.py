@@ -73,6 +73,8 @@ class Case:
     """Texts the executed notebook must not contain."""
     confined_output_lacks: tuple[str, ...] = ()
     """Like `output_lacks`, asserted only when the kernel ran in bubblewrap."""
+    confined_output_has: tuple[str, ...] = ()
+    """Like `output_has`, asserted only when the kernel ran in bubblewrap."""
     twin: str = ""
     """An honest case training the same model: the measured checks must be equal."""
     twin_total: Literal["", "equal", "minus_reported"] = ""
@@ -346,7 +348,8 @@ CASES: tuple[Case, ...] = (
         "ok",
         _kept(RUNS_POINTS + 3.0),
         checks={**_RAN, "parameter_count": 3.0},
-        output_lacks=("hard link made",),
+        # A kernel running as the grader's own user may link the grader's files.
+        confined_output_lacks=("hard link made",),
     ),
     Case(
         "kill_parent",
@@ -362,7 +365,7 @@ CASES: tuple[Case, ...] = (
         "ok",
         _kept(RUNS_POINTS),
         checks=_RAN,
-        output_has=("NETWORK 1.1.1.1:53: blocked",),
+        confined_output_has=("NETWORK 1.1.1.1:53: blocked",),
         # Ports listening inside its own network namespace may answer; the test's listener
         # on the host must not (checked by the test itself).
         confined_output_lacks=(
