@@ -737,7 +737,15 @@ def _mount_namespace(pid: int) -> str | None:
 
 def _count_entries(root: Path, stop_after: int) -> int:
     """Files, folders and links under `root` (not following links), counting at most
-    `stop_after` so a folder of a million files costs no more than the limit."""
+    `stop_after` so a folder of a million files costs no more than the limit.
+
+    Mount points are counted but not entered: bubblewrap binds the grader's own folders
+    read-only into the private /tmp when they live under the host's /tmp (a checkout in
+    /tmp, say), and their files are not the notebook's."""
+    try:
+        device = root.stat().st_dev
+    except OSError:
+        return 0
     count, todo = 0, [root]
     while todo and count < stop_after:
         try:
@@ -745,7 +753,9 @@ def _count_entries(root: Path, stop_after: int) -> int:
                 for entry in entries:
                     count += 1
                     if entry.is_dir(follow_symlinks=False):
-                        todo.append(Path(entry.path))
+                        with contextlib.suppress(OSError):
+                            if entry.stat(follow_symlinks=False).st_dev == device:
+                                todo.append(Path(entry.path))
                     if count >= stop_after:
                         break
         except OSError:
