@@ -382,6 +382,59 @@ def test_memory_hog_is_killed_by_the_watchdog(mode, job: SandboxJob) -> None:
     assert seconds < 10
 
 
+def test_file_limit_counts_what_the_notebook_writes_not_folders_bound_in(
+    mode, job: SandboxJob
+) -> None:
+    # A read-only folder of 300 files under the host's /tmp, as a checkout in /tmp would be:
+    # bubblewrap binds it into the kernel's private /tmp, where it must not count.
+    bound = Path(tempfile.mkdtemp(prefix="mg-bound-"))
+    for i in range(300):
+        (bound / f"{i}.py").write_text("")
+    code = (
+        "import sys, time\n"
+        "for i in range(20):\n"
+        "    open(f'kept{i}', 'w').close()\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "for i in range(200):\n"
+        "    open(f'spam{i}', 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+    info, python = mode
+    command = wrap_kernel_command(
+        [python, "-c", code],
+        job=job,
+        sandbox=info,
+        limits=SandboxLimits(),
+        readonly_paths=[bound],
+    )
+    process = subprocess.Popen(
+        command,
+        env=scrubbed_environment(job=job),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    watchdog = MemoryWatchdog(process.pid, 4096 * MiB, job=job, max_files=100, interval=0.05)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        watchdog.start()
+        time.sleep(1.0)
+        assert not watchdog.tripped  # 20 files and the bound folder's mount point
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        assert _wait_for(lambda: watchdog.tripped, timeout=10)
+        assert watchdog.reason == "files"
+    finally:
+        watchdog.stop()
+        process.kill()
+        process.wait()
+        process.stdin.close()
+        process.stdout.close()
+        shutil.rmtree(bound, ignore_errors=True)
+
+
 def test_watchdog_stops_a_fork_bomb_even_where_the_process_limit_does_not_apply(
     mode, job: SandboxJob
 ) -> None:
