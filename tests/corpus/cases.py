@@ -333,6 +333,7 @@ CASES: tuple[Case, ...] = (
         _kept(RUNS_POINTS),
         checks=_RAN,
         # Its private /tmp may be written; the host's is checked by the test itself.
+        confined_output_has=("sentinel/victim.txt: blocked",),
         confined_output_lacks=(
             "sentinel/victim.txt: WRITTEN",
             "-other/results.json: WRITTEN",
