@@ -446,27 +446,27 @@ async def _session(
         if watchdog.tripped:
             session.alive = False
             session.stopped_at = client._current_cell
-            if watchdog.reason == "processes":
-                session.status = "died"
-                session.message = (
-                    f"The notebook started more than {settings.max_processes} processes or "
-                    "threads and was stopped."
-                )
-                session.fatal_error = ("ProcessLimitExceeded", session.message)
-            elif watchdog.reason == "files":
-                session.status = "died"
-                session.message = (
-                    f"The notebook created more than {settings.files_written} files and folders "
-                    "and was stopped."
-                )
-                session.fatal_error = ("FileLimitExceeded", session.message)
-            else:
-                session.status = "oom"
-                session.message = (
-                    f"The kernel used more than {settings.memory_bytes / 2**30:.1f} GiB of "
-                    "memory and was stopped."
-                )
-                session.fatal_error = ("MemoryLimitExceeded", session.message)
+            limit = {
+                "processes": (
+                    "died",
+                    f"started more than {settings.max_processes} processes or threads",
+                    "ProcessLimitExceeded",
+                ),
+                "files": (
+                    "died",
+                    f"created more than {settings.files_written} files and folders",
+                    "FileLimitExceeded",
+                ),
+            }.get(watchdog.reason)
+            status, what, error = limit or (
+                "oom",
+                f"used more than {settings.memory_bytes / 2**30:.1f} GiB of memory",
+                "MemoryLimitExceeded",
+            )
+            subject = "kernel" if status == "oom" else "notebook"
+            session.status = status
+            session.message = f"The {subject} {what} and was stopped."
+            session.fatal_error = (error, session.message)
     if session.status == "died" and not session.message:
         session.message = "The kernel died (the notebook exited or crashed the Python process)."
     if session.status == "died" and session.fatal_error is None:

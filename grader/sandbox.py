@@ -729,10 +729,7 @@ def _private_tmp_folders(members: Iterable[int]) -> list[Path]:
 
 
 def _mount_namespace(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
-    except OSError:
-        return None
+    return _namespace(pid, "mnt")
 
 
 def _count_entries(root: Path, stop_after: int) -> int:
@@ -764,8 +761,13 @@ def _count_entries(root: Path, stop_after: int) -> int:
 
 
 def _pid_namespace(pid: int) -> str | None:
+    return _namespace(pid, "pid")
+
+
+def _namespace(pid: int, kind: str) -> str | None:
+    """Which namespace of `kind` ("pid", "mnt") `pid` is in, or None if it is gone."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
     except OSError:
         return None
 
