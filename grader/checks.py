@@ -459,7 +459,11 @@ def reported_metrics_supported(ctx: CheckContext) -> Outcome:
         else:
             parts.append(
                 f"`{name}` = {reported:.4f}, but the model scores "
-                + (f"{on_split:.4f} on the assignment's test split and " if on_split else "")
+                + (
+                    f"{on_split:.4f} on the assignment's test split and "
+                    if on_split is not None
+                    else ""
+                )
                 + f"{hidden:.4f} on hidden data (tolerance {t.claim_tolerance}); report the "
                 "test score of the model you submit, computed as in section 5."
             )

@@ -134,6 +134,8 @@ class HarvestedValue:
     present: bool
     value: Any = None
     problem: str = ""
+    placeholder: bool = False
+    """Left as the starter's empty placeholder (None, [] or {}): as good as not given."""
 
     @property
     def ok(self) -> bool:
@@ -380,7 +382,7 @@ def _still_empty(name: str, raw: Any) -> str:
 
 def is_empty(value: HarvestedValue) -> bool:
     """Absent, or left as the starter's empty placeholder: treated as not given."""
-    return not value.present or "empty placeholder" in value.problem
+    return not value.present or value.placeholder
 
 
 def read_harvest(
@@ -413,7 +415,7 @@ def read_harvest(
             continue
         raw = _unplain(entry.get("value"))
         if raw is None or raw == [] or raw == {}:
-            values[name] = HarvestedValue(True, problem=_still_empty(name, raw))
+            values[name] = HarvestedValue(True, problem=_still_empty(name, raw), placeholder=True)
             continue
         try:
             values[name] = HarvestedValue(True, _validate(name, raw, seq_len))

@@ -780,12 +780,29 @@ def _has_marker(pid: int, marker: bytes) -> bool:
         return False
 
 
+STAT_STATE, STAT_PPID, STAT_FLAGS, STAT_START = 0, 1, 6, 19
+"""Positions in /proc/PID/stat after the command name (see `_stat`)."""
+
+
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after `(comm)`, or None when the process is gone.
+    Split after the last ')' because a command name may hold spaces and parentheses."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields if len(fields) > STAT_START else None
+
+
 def _dying(pid: int) -> bool:
     """Already killed: exiting, or with a SIGKILL pending. Such a process is gone for good
     but may take seconds to go, so it is neither a leftover nor worth another signal."""
+    fields = _stat(pid)
+    if fields is None:
+        return True  # gone already
+    flags = int(fields[STAT_FLAGS])
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            flags = int(handle.read().rsplit(b")", 1)[1].split()[6])
         with open(f"/proc/{pid}/status", "rb") as handle:
             pending = re.findall(rb"\n(?:SigPnd|ShdPnd):\s+([0-9a-f]+)", handle.read())
     except (OSError, IndexError, ValueError):
@@ -797,11 +814,8 @@ def _dying(pid: int) -> bool:
 def _start_time(pid: int) -> int | None:
     """When `pid` started (clock ticks since boot): tells a process from a later one that
     reused its PID."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = _stat(pid)
+    return None if fields is None else int(fields[STAT_START])
 
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -856,11 +870,10 @@ def _protected() -> set[int]:
     protected, pid = {0, 1}, os.getpid()
     while pid > 1 and pid not in protected:
         protected.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as handle:
-                pid = int(handle.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+        fields = _stat(pid)
+        if fields is None:
             break
+        pid = int(fields[STAT_PPID])
     return protected
 
 
@@ -955,14 +968,12 @@ def _reap_adopted(job: SandboxJob, wait_s: float = 2.0) -> None:
             if not name.isdigit():
                 continue
             pid = int(name)
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
+            fields = _stat(pid)
+            if fields is None:
                 continue
-            if int(fields[1]) != me or int(fields[19]) < job.started_ticks:
+            if int(fields[STAT_PPID]) != me or int(fields[STAT_START]) < job.started_ticks:
                 continue
-            if fields[0] == b"Z":
+            if fields[STAT_STATE] == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
             else:
