@@ -9,7 +9,10 @@ SUBMISSIONS ?= student_submissions
 
 .PHONY: setup system-deps grade test test-fast lint format bench reference clean
 
-setup: $(VENV)/.installed
+# Set-up brings the sandbox: `grade` refuses to run student code that is not isolated.
+setup: system-deps $(VENV)/.installed
+	@$(BIN)/motifgrader sandbox || echo "WARNING: student notebooks cannot be isolated here, so \
+	'motifgrader grade' will refuse to run them (the lines above say why and how to fix it)."
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +20,23 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,dask]"
 	touch $@
 
-# Optional: bubblewrap gives each student kernel its own namespaces (no network,
-# read-only system). Without it the grader falls back to resource limits.
+# bubblewrap isolates each student kernel (no network, read-only system, nothing of the
+# grader's visible). Root installs it with the system's package manager; anyone else is
+# told the one command to run. `motifgrader sandbox` then measures that it isolates here.
 system-deps:
-	@if command -v apt-get >/dev/null 2>&1; then \
-		apt-get install -y -q bubblewrap || echo "bubblewrap not installed; the fallback sandbox will be used"; \
-	else echo "no apt-get: install bubblewrap with your package manager (optional)"; fi
+	@if command -v bwrap >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != "0" ]; then \
+		echo "motifgrader needs bubblewrap to isolate student notebooks, and installing it needs root:"; \
+		echo "    sudo apt-get install bubblewrap   (or: sudo dnf/apk/zypper install bubblewrap)"; \
+		exit 0; \
+	fi; \
+	if command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q bubblewrap; }; \
+	elif command -v dnf >/dev/null 2>&1; then dnf install -y bubblewrap; \
+	elif command -v apk >/dev/null 2>&1; then apk add bubblewrap; \
+	elif command -v zypper >/dev/null 2>&1; then zypper --non-interactive install bubblewrap; \
+	else echo "No known package manager: install bubblewrap, which isolates student notebooks."; fi
 
 grade: setup
 	$(BIN)/motifgrader grade $(SUBMISSIONS) --out $(OUT)

@@ -23,11 +23,18 @@ from grader.checks import unrunnable_results
 from grader.discover import Submission, discover_submissions
 from grader.export import canvas_csv, grades_csv, results_json, with_manual_points
 from grader.gradebook import Gradebook, GradeKey, seed_identity
+from grader.isolation import (
+    IsolationRefused,
+    IsolationVerdict,
+    ProtectedPaths,
+    check_workers,
+    require_isolation,
+)
 from grader.pipeline import GRADER_VERSION, GradedSubmission, GradingOptions, grade_submission
-from grader.report import render_index, render_student_report
+from grader.report import render_index, render_student_report, write_kernel_log
 from grader.results import StudentResult
 from grader.sandbox import adopt_orphans
-from grader.spec import AssignmentSpec, SeedInfo, load_spec, resolve_seed
+from grader.spec import DEFAULT_SPEC_PATH, AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
 ProgressCallback = Callable[[StudentResult], None]
 JobFunction = Callable[..., GradedSubmission]
@@ -45,6 +52,9 @@ class BatchSummary:
     workers: int
     graded: int = 0
     reused: int = 0
+    isolation: str = ""
+    """The measured isolation of this run (`IsolationVerdict.summary`)."""
+    isolated: bool = True
 
     @property
     def index_path(self) -> Path:
@@ -91,7 +101,10 @@ def write_student_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     html = render_student_report(result, spec, manual=manual, kernel_reference=kernel_reference())
     (folder / "report.html").write_text(html, encoding="utf-8")
-    (folder / "results.json").write_text(results_json(result), encoding="utf-8")
+    write_kernel_log(folder, result)
+    (folder / "results.json").write_text(
+        results_json(result, leaderboard=spec.leaderboard.names != "off"), encoding="utf-8"
+    )
     if graded.executed_notebook:
         (folder / "executed.ipynb").write_bytes(graded.executed_notebook)
     return result
@@ -187,6 +200,7 @@ def run_jobs(
     """
     expectations = kernel_expectation_rows()
     attempts: dict[str, int] = {}
+    refused: list[str] = []
 
     def submit(submission: Submission) -> Future:
         return executor.submit(job, submission, spec, seed, options, expectations)
@@ -197,6 +211,10 @@ def run_jobs(
         submission = pending.pop(future)
         try:
             graded = future.result()
+        except IsolationRefused as exc:
+            # A worker that cannot isolate grades nothing; nothing is recorded for it.
+            refused.append(str(exc))
+            continue
         except Exception as exc:
             attempts[submission.student] = attempts.get(submission.student, 0) + 1
             if attempts[submission.student] <= retries:
@@ -207,6 +225,12 @@ def run_jobs(
                     pass
             graded = infrastructure_failure(submission, spec, f"{type(exc).__name__}: {exc}")
         on_result(submission, graded)
+    if refused:
+        reasons = "\n".join(dict.fromkeys(refused))
+        raise IsolationRefused(
+            f"{len(refused)} submission(s) were not graded because a worker refused to run "
+            f"them unisolated:\n{reasons}"
+        )
 
 
 def grade_key(submission: Submission, spec: AssignmentSpec, seed: SeedInfo) -> GradeKey:
@@ -219,8 +243,11 @@ def grade_key(submission: Submission, spec: AssignmentSpec, seed: SeedInfo) -> G
     )
 
 
-def _executor_for(scheduler: str | None, workers: int) -> tuple[Executor, Callable[[], None]]:
-    """A local process pool, or an executor on an existing Dask cluster."""
+def _executor_for(
+    scheduler: str | None, workers: int, options: GradingOptions
+) -> tuple[Executor, Callable[[], None]]:
+    """A local process pool, or an executor on an existing Dask cluster whose every
+    worker has measured its own isolation (else `IsolationRefused`, naming the worker)."""
     if scheduler is None:
         pool = local_pool(workers)
         return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
@@ -231,7 +258,49 @@ def _executor_for(scheduler: str | None, workers: int) -> tuple[Executor, Callab
             "--scheduler needs dask.distributed: pip install 'motifgrader[dask]'"
         ) from exc
     client = Client(scheduler, timeout=30)
+    try:
+        check_workers(
+            client,
+            options.sandbox,
+            options.protected,
+            allow_unisolated=options.allow_unisolated,
+        )
+    except BaseException:
+        client.close()
+        raise
     return client.get_executor(pure=False), client.close
+
+
+def check_isolation(
+    submissions_path: Path | str,
+    out: Path,
+    gradebook_path: Path,
+    *,
+    spec_path: Path | str | None,
+    secret_file: Path | str | None,
+    sandbox: str,
+    allow_unisolated: bool,
+    scheduler: str | None,
+) -> tuple[GradingOptions, IsolationVerdict | None]:
+    """Measure, before anything runs, that student code will be isolated on this machine.
+
+    With a scheduler the workers measure themselves (in `_executor_for` and before each
+    job), since this machine is not where the kernels run.
+    """
+    protected = ProtectedPaths.for_run(
+        secret_file=secret_file,
+        submissions=submissions_path,
+        out_dir=out,
+        gradebook=gradebook_path,
+        spec_file=spec_path or DEFAULT_SPEC_PATH,
+    )
+    options = GradingOptions(
+        sandbox=sandbox, protected=protected, allow_unisolated=allow_unisolated
+    )
+    if scheduler is not None:
+        return options, None
+    verdict = require_isolation(sandbox, protected, allow_unisolated=allow_unisolated)
+    return options, verdict
 
 
 def grade_folder(
@@ -250,11 +319,14 @@ def grade_folder(
     job: JobFunction = grade_submission,
     on_result: ProgressCallback | None = None,
     on_start: Callable[[int], None] | None = None,
+    allow_unisolated: bool = False,
 ) -> BatchSummary:
     """Grade every submission under `submissions_path` into `out_dir`.
 
     Grades already in the gradebook under the same key are re-used (not executed
-    again) unless `force`. Returns when every submission has a result.
+    again) unless `force`. Returns when every submission has a result. Raises
+    `IsolationRefused` before running anything when student code would not be isolated,
+    unless `allow_unisolated` (the instructor's explicit opt-out, shown on every output).
     """
     started = time.monotonic()
     spec = load_spec(spec_path)
@@ -266,11 +338,35 @@ def grade_folder(
         wanted = set(only)
         submissions = [s for s in submissions if s.student in wanted]
     n_workers = workers or default_workers(spec)
-    options = GradingOptions(sandbox=sandbox)
-    gradebook = Gradebook(gradebook_path or out / GRADEBOOK_NAME)
+    book_path = Path(gradebook_path) if gradebook_path else out / GRADEBOOK_NAME
+    options, verdict = check_isolation(
+        submissions_path,
+        out,
+        book_path,
+        spec_path=spec_path,
+        secret_file=secret_file,
+        sandbox=sandbox,
+        allow_unisolated=allow_unisolated,
+        scheduler=scheduler if executor is None else None,
+    )
+    isolation = verdict.summary if verdict else "measured by each worker"
+    run_isolated = verdict is None or verdict.isolated
+    cluster: tuple[Executor, Callable[[], None]] | None = None
+    if executor is None and scheduler is not None:
+        # Every worker measures its isolation before the gradebook is touched.
+        cluster = _executor_for(scheduler, n_workers, options)
+    gradebook = Gradebook(book_path)
     results: list[StudentResult] = []
     try:
         manual = gradebook.manual()
+        for submission in submissions:
+            if submission.pdf_bytes:
+                gradebook.store_pdf(
+                    submission.student,
+                    submission.content_hash,
+                    submission.pdf_name,
+                    submission.pdf_bytes,
+                )
         run_id = gradebook.start_run(
             submissions=str(submissions_path),
             spec_fingerprint=spec.fingerprint,
@@ -278,12 +374,15 @@ def grade_folder(
             seed_kind=seed.kind,
             workers=n_workers,
             scheduler=scheduler,
+            isolation=isolation,
         )
         if on_start is not None:
             on_start(len(submissions))
         todo: list[Submission] = []
         for submission in submissions:
             stored = None if force else gradebook.find(grade_key(submission, spec, seed))
+            if stored is not None and run_isolated and not _graded_isolated(stored.result):
+                stored = None  # a grade made without isolation is never carried over
             if stored is None:
                 todo.append(submission)
                 continue
@@ -311,7 +410,8 @@ def grade_folder(
             if executor is not None:
                 run_jobs(todo, spec, seed, options, executor, collect, job=job)
             else:
-                pool, close = _executor_for(scheduler, min(n_workers, len(todo)))
+                pool, close = cluster or _executor_for(None, min(n_workers, len(todo)), options)
+                cluster = None
                 try:
                     run_jobs(todo, spec, seed, options, pool, collect, job=job)
                 finally:
@@ -325,7 +425,14 @@ def grade_folder(
         ]
     finally:
         gradebook.close()
+        if cluster is not None:
+            cluster[1]()
     write_class_outputs(out, class_results, spec, secret=seed.is_secret)
+    # --- similarity review (grader/integrity): OUT/similarity/, linked from the index ---
+    from grader.integrity.run import refresh_after_grade
+
+    refresh_after_grade(out, book_path, spec)
+    # --- end similarity review ---
     return BatchSummary(
         out,
         tuple(sorted(results, key=lambda r: r.student)),
@@ -334,7 +441,14 @@ def grade_folder(
         n_workers,
         graded=len(todo),
         reused=len(submissions) - len(todo),
+        isolation=isolation,
+        isolated=run_isolated,
     )
+
+
+def _graded_isolated(result: StudentResult) -> bool:
+    """False only for a grade whose kernel ran without isolation (the opt-out)."""
+    return result.environment.get("isolated", True) is not False
 
 
 def rerender(

@@ -22,6 +22,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import shutil
 import tomllib
 import zipfile
@@ -37,8 +38,11 @@ CI_TEMPLATES = {
 }
 STUDENT_NOTEBOOK = "hw4.ipynb"
 STUDENT_WORKFLOW = ".github/workflows/selfcheck.yml"
-# Never in a student wheel: the solution and how the reference solution was obtained.
-# None of them is imported by `check`, `grade` or the pytest plugin.
+# Never in a student wheel: the solution, how the reference solution was obtained, and
+# what it measured (expectations.json holds the Q2 kernel sweep: an answer), and the
+# answer key's template. None of them is needed by `check` or the pytest plugin: without
+# the measurements a self-check compares reported values with the ceilings only, and the
+# instructor's grade compares them with the measurements too.
 STUDENT_WHEEL_EXCLUDES = frozenset(
     {
         "reference/notebooks/solution.ipynb",
@@ -46,6 +50,8 @@ STUDENT_WHEEL_EXCLUDES = frozenset(
         "reference/experiments.py",
         "reference/pipeline.py",
         "reference/train.py",
+        "reference/expectations.json",
+        "grader/_templates/reference_report.html.j2",
     }
 )
 SELF_CHECK_REQUIREMENTS = ("pytest>=8.0",)
@@ -192,12 +198,65 @@ def requirement_for(install_from: str) -> str:
     return spec
 
 
+CONSTRAINTS_NAME = "constraints.txt"
+
+
 def _requirements(motifgrader_line: str) -> str:
     return (
         "# The course's grader (for `pytest --notebook` and `motifgrader check`) and pytest.\n"
         "# Install with: python -m pip install -r requirements.txt\n"
+        f"-c {CONSTRAINTS_NAME}\n"
         f"{motifgrader_line}\n" + "".join(f"{line}\n" for line in SELF_CHECK_REQUIREMENTS)
     )
+
+
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _installed_pins() -> list[str]:
+    """name==version of motifgrader's dependencies as installed here, recursively
+    (extras left out: a student installs none)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    pins: dict[str, str] = {}
+    todo = ["motifgrader"]
+    while todo:
+        try:
+            dist = distribution(todo.pop())
+        except PackageNotFoundError:
+            continue
+        key = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+        if key in pins:
+            continue
+        pins[key] = f"{key}=={dist.version}"
+        for text in dist.requires or []:
+            match = _REQUIREMENT_NAME.match(text)
+            if match and "extra ==" not in text.replace("extra==", "extra =="):
+                todo.append(match.group(1))
+    pins.pop("motifgrader", None)
+    return sorted(pins.values())
+
+
+def bundle_constraints() -> str:
+    """The versions the grader was tested with, for the students' pip (`-c constraints.txt`).
+
+    From the checkout's constraints.txt (what CI tests), else the versions installed
+    with this grader; a student whose pip picks other versions may see other results.
+    """
+    header = "# The versions motifgrader was tested with; requirements.txt installs within them.\n"
+    try:
+        path = source_root() / CONSTRAINTS_NAME
+    except BundleError:
+        path = None
+    if path is not None and path.is_file():
+        lines = [
+            line.strip()
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    else:
+        lines = _installed_pins()
+    return header + "".join(f"{line}\n" for line in lines)
 
 
 GITIGNORE = """.venv/
@@ -214,6 +273,7 @@ README = """# Homework 4: DeepBind-style 1D CNN for Motif Discovery
 |---|---|
 | `{notebook}` | the starter notebook: complete it and hand it in |
 | `requirements.txt` | installs `motifgrader` (the course's grader) and `pytest` |
+| `constraints.txt` | the package versions the grader was tested with (requirements.txt uses them) |
 | `{workflow}` | runs the self-check on GitHub each time you push a notebook |
 {wheel_row}
 Read "How your notebook is graded" at the top of the notebook: the grader runs your notebook
@@ -334,6 +394,7 @@ def write_student_bundle(out_dir: Path | str, *, install_from: str | None = None
         line = requirement_for(install_from)
     for name, text in (
         ("requirements.txt", _requirements(line)),
+        (CONSTRAINTS_NAME, bundle_constraints()),
         ("README.md", _readme(wheel_name)),
         (".gitignore", GITIGNORE),
         (STUDENT_WORKFLOW, ci_template("student")),

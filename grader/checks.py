@@ -21,8 +21,11 @@ from grader.harvest import Harvest
 from grader.results import CellRecord, CheckResult
 from grader.score import Scores, interaction_motifs
 from grader.spec import AssignmentSpec, CheckSpec
+from reference.compare import motifs_overlap
 from reference.data import generate_synthetic_codes, generate_synthetic_dataset
-from reference.encode import one_hot_encode_seqs
+from reference.encode import column_permutation, one_hot_encode_seqs
+from reference.expectations import kernel_sweep_expectations, noise_expectations
+from reference.motifs import fitted_pseudocount
 from reference.oracle import oracle_evaluation
 
 ENCODER_PROBE = ["ACGTTGCA", "GGGGCCCC", "ATATCGCG"]
@@ -70,8 +73,14 @@ def _linear(value: float, zero: float, full: float) -> float:
     return float(min(max((value - zero) / (full - zero), 0.0), 1.0))
 
 
-def _model_problem(ctx: CheckContext, name: str, set_name: str | None = None) -> str:
-    """Why `name` cannot be scored, as a sentence, or "" when it can."""
+def _model_problem(
+    ctx: CheckContext, name: str, set_name: str | None = None, *, trained: bool = True
+) -> str:
+    """Why `name` cannot be scored, as a sentence, or "" when it can.
+
+    With `trained` (every check of what a model learnt), a model that was never
+    trained, was set by hand or is `model` again earns nothing; the architecture
+    (parameter count) is judged either way."""
     harvested = ctx.harvest.model(name)
     if not ctx.harvest.ran:
         return (
@@ -88,7 +97,47 @@ def _model_problem(ctx: CheckContext, name: str, set_name: str | None = None) ->
         return run.problem or f"`{name}` could not be loaded."
     if set_name and set_name in run.set_problems:
         return run.set_problems[set_name]
+    if trained and name in ctx.scores.not_earned:
+        return ctx.scores.not_earned[name]
     return ""
+
+
+def _reading(ctx: CheckContext, name: str) -> str:
+    """ " Read as: ..." when the model was read in a way worth telling the student."""
+    how = ctx.scores.readings.get(name, "")
+    return f" How `{name}` was read: {how}." if how else ""
+
+
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])0?\.\d{2,}(?![\w.])")
+
+
+def typed_in(values: list[float], code: str) -> list[float]:
+    """The reported values that appear as number literals in the notebook's code.
+
+    A result computed by the notebook is not written in its code; one that is (to the
+    digits it was typed with) was copied in, not measured. Needs at least two such
+    values and half of all of them, so an odd coincidence does not count.
+    """
+    literals = []
+    for text in _FLOAT_LITERAL.findall(code):
+        decimals = len(text.split(".")[1])
+        literals.append((float(text), 0.5 * 10.0**-decimals + 1e-12))
+    if not literals:
+        return []
+    typed = [v for v in values if any(abs(v - lit) <= tol for lit, tol in literals)]
+    return typed if len(typed) >= max(2, math.ceil(len(values) / 2)) else []
+
+
+def _overlapping(motifs: list[str], main_motif: str, min_shared: int) -> list[str]:
+    """Pairs of declared motifs (or a declared motif and the main one) that overlap."""
+    pairs = []
+    for i, a in enumerate(motifs):
+        if motifs_overlap(a, main_motif, min_shared):
+            pairs.append(f"{a} and the main motif {main_motif}")
+        for b in motifs[i + 1 :]:
+            if motifs_overlap(a, b, min_shared):
+                pairs.append(f"{a} and {b}")
+    return pairs
 
 
 def _probe(ctx: CheckContext, name: str) -> dict:
@@ -217,6 +266,17 @@ def one_hot_encoder(ctx: CheckContext) -> Outcome:
             evidence,
         )
     if not np.allclose(got, expected):
+        columns = column_permutation(got, expected)
+        if columns is not None:
+            order = ", ".join("ACGT"[c] for c in columns)
+            evidence["column_order"] = order
+            return Outcome(
+                0.0,
+                f"`one_hot_encode_seqs` uses the column order {order}; the contract asks for "
+                "A, C, G, T. Your models were fed hidden data in your own order, so only this "
+                "check costs points for it.",
+                evidence,
+            )
         return Outcome(
             0.0,
             "`one_hot_encode_seqs` puts the 1s in the wrong columns; the columns must be "
@@ -253,6 +313,12 @@ def build_pwm_function(ctx: CheckContext) -> Outcome:
     got = _array(result)
     counts = one_hot_encode_seqs(PWM_PROBE).sum(axis=0).astype(np.float64)
     expected = counts / counts.sum(axis=1, keepdims=True)
+    encoder = _array(_probe(ctx, "encode_acgt"))
+    columns = (
+        column_permutation(encoder, one_hot_encode_seqs(ENCODER_PROBE))
+        if encoder is not None
+        else None
+    )
     if got is None or got.shape != expected.shape:
         return Outcome(
             0.0,
@@ -260,14 +326,25 @@ def build_pwm_function(ctx: CheckContext) -> Outcome:
             "must return (5, 4): one row per position, columns A, C, G, T.",
             evidence,
         )
-    if not np.allclose(got, expected, atol=1e-3):
+    pseudocount = fitted_pseudocount(got, counts)
+    order = ""
+    if pseudocount is None and columns is not None and columns != (0, 1, 2, 3):
+        pseudocount = fitted_pseudocount(got, counts[:, list(columns)])
+        order = ", ".join("ACGT"[c] for c in columns)
+    if pseudocount is None:
         return Outcome(
             0.0,
             "`build_pwm` does not give the base frequencies per position (each row should sum "
             "to 1 and count how often each base appears at that position).",
             evidence,
         )
-    return Outcome(1.0, "`build_pwm` computes position frequencies correctly.", evidence)
+    evidence["pseudocount"] = pseudocount
+    message = "`build_pwm` computes position frequencies correctly"
+    if pseudocount > 1e-3:
+        message += f" (with a pseudocount of {pseudocount:g} per base)"
+    if order:
+        message += f", in your encoder's column order ({order})"
+    return Outcome(1.0, message + ".", evidence)
 
 
 # --------------------------------------------------------------------------- Q1
@@ -280,7 +357,7 @@ def _mentions_number(text: str, number: int) -> bool:
 
 @check("parameter_count")
 def parameter_count(ctx: CheckContext) -> Outcome:
-    problem = _model_problem(ctx, "model")
+    problem = _model_problem(ctx, "model", trained=False)
     probe = _probe(ctx, "build_model")
     evidence: dict[str, Any] = {"starter_architecture_params": probe.get("count_params")}
     if problem:
@@ -334,7 +411,10 @@ def training_curves(ctx: CheckContext) -> Outcome:
     curves = history.value
     loss = [v for v in curves.get("loss", []) if math.isfinite(v)]
     val_loss = [v for v in curves.get("val_loss", []) if math.isfinite(v)]
-    evidence = {"epochs": len(loss), "has_val_loss": bool(val_loss)}
+    evidence = {"epochs": len(loss), "has_val_loss": bool(val_loss), **history.meta}
+    unearned = _history_not_earned(ctx, history.meta, len(curves.get("loss", [])))
+    if unearned:
+        return Outcome(0.0, unearned, evidence)
     if loss and val_loss:
         return Outcome(
             1.0, f"Training history with {len(loss)} epochs of loss and val_loss.", evidence
@@ -344,6 +424,32 @@ def training_curves(ctx: CheckContext) -> Outcome:
             0.5, "`history` has loss but no val_loss; pass validation_data to model.fit.", evidence
         )
     return Outcome(0.0, "`history` has no finite loss values.", evidence)
+
+
+def _history_not_earned(ctx: CheckContext, meta: dict, epochs: int) -> str:
+    """Why `history` is not the record of training `model`, or "" when it may be."""
+    if (
+        meta.get("kind") not in (None, "dict")
+        and meta.get("has_model")
+        and not meta.get("of_model")
+    ):
+        return (
+            "`history` is the History of another model than `model`; keep the History "
+            "returned by fitting `model` itself."
+        )
+    if "model" in ctx.scores.not_earned:
+        return (
+            "`history` cannot be the record of training `model`: "
+            + (ctx.scores.not_earned["model"])
+        )
+    run = ctx.scores.models.get("model")
+    steps = run.info.get("optimizer_steps") if run is not None and run.loaded else None
+    if meta.get("kind") == "dict" and isinstance(steps, int) and epochs > steps:
+        return (
+            f"`history` lists {epochs} epochs, but `model` took only {steps} training steps, "
+            "so it is not the record of training `model`; keep the History that fit() returns."
+        )
+    return ""
 
 
 def _auc_outcome(ctx: CheckContext, metric: str, label: str, shown: str | None = None) -> Outcome:
@@ -374,6 +480,7 @@ def _auc_outcome(ctx: CheckContext, metric: str, label: str, shown: str | None =
     )
     if shown:
         message += f" {shown.format(main=main)}"
+    message += _reading(ctx, "model")
     if fraction < 1:
         message += (
             " Train longer, use a kernel wider than the motif, or more filters, and check that "
@@ -470,6 +577,31 @@ def reported_metrics_supported(ctx: CheckContext) -> Outcome:
     return Outcome(fraction, " ".join(parts), evidence)
 
 
+def _sweep_expectation(width: int) -> float | None:
+    """The best ROC AUC the reference reached at `width` (over its training seeds).
+
+    Between measured widths the larger neighbour's; below the narrowest the narrowest's
+    (a narrower filter sees less of the motif); above the widest, none (the oracle
+    ceiling bounds it)."""
+    rows = {int(r["kernel_size"]): r for r in kernel_sweep_expectations()}
+    if not rows:
+        return None
+    widths = sorted(rows)
+
+    def best(w: int) -> float:
+        return float(rows[w].get("roc_auc_max", rows[w]["roc_auc"]))
+
+    if width in rows:
+        return best(width)
+    if width < widths[0]:
+        return best(widths[0])
+    if width > widths[-1]:
+        return None
+    below = max(w for w in widths if w < width)
+    above = min(w for w in widths if w > width)
+    return max(best(below), best(above))
+
+
 @check("kernel_sweep")
 def kernel_sweep(ctx: CheckContext) -> Outcome:
     value = ctx.harvest.value("kernel_results")
@@ -480,18 +612,41 @@ def kernel_sweep(ctx: CheckContext) -> Outcome:
     below = [w for w in results if w < k]
     above = [w for w in results if w > k]
     ceiling = _population_oracle(ctx.spec.data.motif_prob, ctx.spec)
-    tolerance = ctx.spec.thresholds.ceiling_tolerance
+    t = ctx.spec.thresholds
+    tolerance = t.ceiling_tolerance
     implausible = [
         w
         for w, r in results.items()
         if r["roc_auc"] > ceiling.roc_auc + tolerance or r["pr_auc"] > ceiling.pr_auc + tolerance
     ]
+    unsupported = []
+    for w, r in results.items():
+        expected = _sweep_expectation(w)
+        if (
+            w not in implausible
+            and expected is not None
+            and r["roc_auc"] > expected + t.expectation_tolerance
+        ):
+            unsupported.append({"width": w, "roc_auc": r["roc_auc"], "reference": expected})
+    typed = typed_in(
+        [r[m] for r in results.values() for m in ("roc_auc", "pr_auc")], ctx.harvest.code
+    )
     evidence = {
         "widths": sorted(results),
         "results": {str(w): r for w, r in results.items()},
         "oracle_roc_auc": ceiling.roc_auc,
         "implausible": implausible,
+        "unsupported": unsupported,
+        "typed_in": typed,
     }
+    if typed:
+        return Outcome(
+            0.0,
+            f"The values of `kernel_results` are typed into the notebook's code (e.g. "
+            f"{typed[0]:g}), not measured by it; run the sweep in the notebook and store what "
+            "it measures.",
+            evidence,
+        )
     fraction = 0.2 * bool(below) + 0.2 * bool(above)
     parts = [f"Kernel sizes tried: {sorted(results)}."]
     if not below:
@@ -502,6 +657,16 @@ def kernel_sweep(ctx: CheckContext) -> Outcome:
         parts.append(
             f"Widths {implausible} report AUCs above the oracle ({ceiling.roc_auc:.3f}), which "
             "no model can reach on this data: check for training on the test set."
+        )
+    elif unsupported:
+        parts.append(
+            "Unsupported: "
+            + ", ".join(
+                f"width {u['width']} reports ROC AUC {u['roc_auc']:.3f}, well above the "
+                f"{u['reference']:.3f} the reference model reaches at that width"
+                for u in unsupported
+            )
+            + "; check how these were computed."
         )
     elif below or above:
         fraction += 0.6
@@ -547,16 +712,19 @@ def motif_recovered(ctx: CheckContext) -> Outcome:
         return Outcome(
             1.0,
             f"Filter {main.best_filter} recovers {motif} (similarity {match.similarity:.3f}, "
-            f"consensus {match.consensus}).",
+            f"consensus {match.consensus})." + _reading(ctx, "model"),
             evidence,
         )
-    fraction = 0.6 * _linear(match.similarity, t.recovery_partial_from, t.recovery_similarity)
+    # A ramp up to just below full credit: a filter one base short of the motif (about
+    # 0.89) earns nearly as much as one that spells it, not a cliff from 0.6 to 1.
+    fraction = 0.9 * _linear(match.similarity, t.recovery_partial_from, t.recovery_similarity)
     return Outcome(
         fraction,
         f"The best filter ({main.best_filter}) matches {motif} with similarity "
         f"{match.similarity:.3f} (consensus {match.consensus}); recovery needs "
         f"{t.recovery_similarity} and the consensus spelling the motif. A kernel narrower than "
-        "or equal to the motif often learns a shifted partial match: try a wider kernel.",
+        "or equal to the motif often learns a shifted partial match: try a wider kernel."
+        + _reading(ctx, "model"),
         evidence,
     )
 
@@ -589,13 +757,42 @@ def noise_experiment(ctx: CheckContext) -> Outcome:
                 above_own.append(
                     {"motif_prob": r["motif_prob"], "roc_auc": r["roc_auc"], "oracle": own}
                 )
+    typed = typed_in([r[m] for r in rows for m in ("roc_auc", "pr_auc")], ctx.harvest.code)
+    if typed:
+        return Outcome(
+            0.0,
+            f"The values of `noise_results` are typed into the notebook's code (e.g. "
+            f"{typed[0]:g}), not measured by it; run the noise experiment in the notebook and "
+            "store what it measures.",
+            {"rows": rows, "typed_in": typed},
+        )
+    unsupported = []
+    for r in rows:
+        expected = noise_expectations(r["motif_prob"], r["noise_std"])
+        if (
+            expected is not None
+            and r["roc_auc"] > expected + ctx.spec.thresholds.expectation_tolerance
+        ):
+            unsupported.append({**r, "reference": expected})
+    if unsupported:
+        impossible = impossible + [u for u in unsupported if u not in impossible]
     fraction = 0.3 * bool(lowered) + 0.3 * bool(noisy)
     parts = [f"{len(rows)} noise settings reported."]
     if not lowered:
         parts.append("Add runs with motif_prob below 1.")
     if not noisy:
         parts.append("Add runs with Gaussian noise (noise_std > 0).")
-    if impossible:
+    if unsupported:
+        parts.append(
+            "Unsupported: "
+            + ", ".join(
+                f"motif_prob={u['motif_prob']:g}, noise_std={u['noise_std']:g} reports ROC AUC "
+                f"{u['roc_auc']:.3f}, well above the {u['reference']:.3f} the reference reaches"
+                for u in unsupported
+            )
+            + "; check how these were computed."
+        )
+    elif impossible:
         parts.append(
             f"{len(impossible)} run(s) without noise report a ROC AUC above what any model can "
             f"reach on this data ({clean.roc_auc:.3f}); check how they were computed."
@@ -628,6 +825,17 @@ def multi_motif_specialisation(ctx: CheckContext) -> Outcome:
     motifs = ctx.harvest.value("multi_motifs")
     if not motifs.ok:
         return Outcome(0.0, motifs.problem or "`multi_motifs` is not defined.")
+    overlaps = _overlapping(
+        list(motifs.value), ctx.spec.data.motif, ctx.spec.thresholds.motif_overlap_min_shared
+    )
+    if overlaps:
+        return Outcome(
+            0.0,
+            f"The declared motifs overlap ({'; '.join(overlaps)}, counting both strands), so "
+            "one filter can answer for both: choose motifs that share no long run of bases "
+            "with each other or with the main motif.",
+            {"motifs": list(motifs.value), "overlaps": overlaps},
+        )
     problem = _model_problem(ctx, "multi_model", "multi")
     if problem:
         return Outcome(0.0, problem)
@@ -641,9 +849,10 @@ def multi_motif_specialisation(ctx: CheckContext) -> Outcome:
     responding = [
         m
         for i, m in enumerate(multi.motifs)
-        if multi.responses.get(f"only_{i}", float("nan")) - none >= margin
+        if multi.responses.get(f"only_{i}", float("nan")) - multi.responses.get(f"none_{i}", none)
+        >= margin
     ]
-    fraction = 0.2 + 0.5 * recovered / n + 0.3 * len(responding) / n
+    fraction = 0.6 * recovered / n + 0.4 * len(responding) / n
     evidence = {
         "motifs": list(multi.motifs),
         "assignment": multi.assignment,
@@ -658,11 +867,11 @@ def multi_motif_specialisation(ctx: CheckContext) -> Outcome:
     ]
     parts.append(
         f"The model responds to {len(responding)} of {n} motifs on their own "
-        f"(mean score at least {margin} above background {none:.2f})."
+        f"(mean probability at least {margin} above background {none:.2f})."
     )
     if recovered < n:
         parts.append("Use more filters or a kernel wider than the motifs, and train longer.")
-    return Outcome(min(fraction, 1.0), " ".join(parts), evidence)
+    return Outcome(min(fraction, 1.0), " ".join(parts) + _reading(ctx, "multi_model"), evidence)
 
 
 _EXPECTED_PATTERN = {
@@ -685,6 +894,25 @@ def interaction_captured(ctx: CheckContext) -> Outcome:
             (motifs.problem or "`interaction_motifs` is not defined")
             + " (`interaction_motifs` falls back to `multi_motifs` when left out or empty).",
         )
+    overlaps = _overlapping(
+        list(motifs.value)[:2], ctx.spec.data.motif, ctx.spec.thresholds.motif_overlap_min_shared
+    )
+    if overlaps:
+        return Outcome(
+            0.0,
+            f"The interaction motifs overlap ({'; '.join(overlaps)}, counting both strands), "
+            "so the model cannot show how two different motifs combine: choose motifs that "
+            "share no long run of bases with each other or with the main motif.",
+            {"motifs": list(motifs.value), "overlaps": overlaps},
+        )
+    if rule.value == "any":
+        return Outcome(
+            0.0,
+            "The rule 'or' labels a sequence positive when either motif is present, which "
+            "needs no interaction between them (Q5's multi-motif model already shows it): "
+            "train the interaction model on 'and' or 'xor' labels for this credit.",
+            {"rule": rule.value},
+        )
     problem = _model_problem(ctx, "interaction_model")
     if problem:
         return Outcome(0.0, problem)
@@ -700,24 +928,18 @@ def interaction_captured(ctx: CheckContext) -> Outcome:
     if interaction.rule == "all":
         # Both motifs together must do more than the sum of each alone: an additive model
         # (each motif adds a fixed step) also puts A+B highest, but captures no interaction.
-        conditions = [
-            s["A+B"] - max(s["A"], s["B"]) >= margin,
-            s["A+B"] - s["none"] >= margin,
-            (s["A+B"] - s["none"]) - (s["A"] - s["none"]) - (s["B"] - s["none"]) >= margin,
-        ]
-    elif interaction.rule == "any":
-        conditions = [
-            s["A"] - s["none"] >= margin,
-            s["B"] - s["none"] >= margin,
-            s["A+B"] - s["none"] >= margin,
+        gaps = [
+            s["A+B"] - max(s["A"], s["B"]),
+            s["A+B"] - s["none"],
+            (s["A+B"] - s["none"]) - (s["A"] - s["none"]) - (s["B"] - s["none"]),
         ]
     else:
-        conditions = [
-            min(s["A"], s["B"]) - s["none"] >= margin,
-            min(s["A"], s["B"]) - s["A+B"] >= margin,
-        ]
-    met = sum(conditions)
-    fraction = 0.2 + 0.8 * (1.0 if met == len(conditions) else 0.5 * met / len(conditions))
+        gaps = [min(s["A"], s["B"]) - s["none"], min(s["A"], s["B"]) - s["A+B"]]
+    # A ramp, not a cliff: each gap earns its share in proportion up to the margin.
+    shares = [min(max(gap / margin, 0.0), 1.0) if margin > 0 else float(gap >= 0) for gap in gaps]
+    met = sum(share >= 1.0 for share in shares)
+    fraction = sum(shares) / len(shares)
+    conditions = shares
     table = ", ".join(f"{k}: {v:.2f}" for k, v in s.items())
     evidence = {"rule": interaction.rule, "motifs": list(interaction.motifs), "mean_scores": s}
     if met == len(conditions):
@@ -727,7 +949,18 @@ def interaction_captured(ctx: CheckContext) -> Outcome:
             f"The model's mean output ({table}) does not follow the '{interaction.rule}' rule, "
             f"which should be {_EXPECTED_PATTERN[interaction.rule]} (gaps of at least {margin})."
         )
-    return Outcome(fraction, message, evidence)
+    return Outcome(fraction, message + _reading(ctx, "interaction_model"), evidence)
+
+
+# --------------------------------------------------------------------------- stress suite
+
+
+@check("stress_suite")
+def stress_suite(ctx: CheckContext) -> Outcome:
+    """Benchmark of what `model` learned (grader/stress.py); 0 points unless the spec gives some."""
+    from grader.stress import stress_outcome
+
+    return Outcome(*stress_outcome(ctx.scores.stress))
 
 
 # --------------------------------------------------------------------------- answers

@@ -4,11 +4,18 @@ Each command parses its options and calls one function that the tests call too;
 nothing here decides a grade. Exit status: 0 when the grader did its job (whatever
 the students' results), 2 for misuse (bad arguments, unreadable spec), and for
 `check` 1 when a public check failed.
+
+Misuse is one line on stderr, never a traceback: every command runs its work inside
+`misuse_errors()`, which turns a bad spec, a bad path, an unusable gradebook or an
+`ArgumentProblem` from `grader.preflight` into `MisuseError` (a ClickException, exit 2).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,9 +23,55 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from grader.preflight import ArgumentProblem
 from grader.spec import SpecError
 
 console = Console(stderr=False)
+
+
+class MisuseError(click.ClickException):
+    """The grader was asked for something it cannot do: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+# What a command's arguments can cause before or while it works: never a traceback.
+MISUSE_ERRORS: tuple[type[BaseException], ...] = (
+    SpecError,
+    ArgumentProblem,
+    OSError,
+    sqlite3.Error,
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def misuse_errors(*extra: type[BaseException]) -> Iterator[None]:
+    """Turn a bad spec, a bad path or an unusable gradebook into `MisuseError` (exit 2).
+
+    Every command wraps its work in it, so a misuse ends in one sentence on stderr
+    whatever step found it. `extra` adds a command's own error types.
+    """
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except (*MISUSE_ERRORS, *extra) as exc:
+        raise MisuseError(_one_line(exc)) from exc
+
+
+SECRET_HELP = (
+    "File holding the secret seed of the hidden data (default: the MOTIFGRADER_SECRET "
+    "environment variable; without either, the public development seed)."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,7 +100,7 @@ def main() -> None:
     "--secret-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="File holding the secret seed for the hidden data.",
+    help=SECRET_HELP,
 )
 @click.option("--only", multiple=True, help="Grade only this student (repeatable).")
 @click.option(
@@ -78,6 +131,13 @@ def main() -> None:
     default=None,
     help="SQLite gradebook (default: OUT/gradebook.sqlite; keep it on a local disk).",
 )
+@click.option(
+    "--i-trust-these-notebooks",
+    "allow_unisolated",
+    is_flag=True,
+    help="DANGEROUS: grade even where student code cannot be isolated (it could read the "
+    "secret and change other grades). Every output is then marked NOT ISOLATED.",
+)
 def grade(
     submissions: Path,
     out_dir: Path,
@@ -89,9 +149,31 @@ def grade(
     scheduler: str | None,
     force: bool,
     gradebook_path: Path | None,
+    allow_unisolated: bool,
 ) -> None:
-    """Grade every notebook in SUBMISSIONS (a folder or an LMS zip export)."""
+    """Grade every notebook in SUBMISSIONS (a folder or an LMS zip export).
+
+    Student code runs only where it is measured to be isolated (bubblewrap, or a fallback
+    whose per-job user reaches nothing of the grader's); otherwise nothing runs and the
+    command exits 2 saying how to fix it.
+    """
+    from grader.preflight import (
+        check_gradebook_file,
+        check_output_folder,
+        check_scheduler,
+        select_submissions,
+    )
+    from grader.spec import load_spec
+
+    # Misuse is found before the grading machinery is even imported.
+    with misuse_errors():
+        load_spec(spec_path)
+        check_output_folder(out_dir)
+        check_gradebook_file(gradebook_path)
+        selected = select_submissions(submissions, only or None)
+        check_scheduler(scheduler)
     from grader.batch import grade_folder
+    from grader.isolation import IsolationRefused
 
     progress = Progress(
         TextColumn("[bold]Grading"),
@@ -110,26 +192,41 @@ def grade(
     def on_result(result) -> None:
         progress.update(task, advance=1, description=f"{result.student}: {result.status}")
 
-    try:
-        with progress:
-            summary = grade_folder(
-                submissions,
-                out_dir,
-                spec_path=spec_path,
-                secret_file=secret_file,
-                workers=workers,
-                only=only or None,
-                sandbox=sandbox,
-                scheduler=scheduler,
-                force=force,
-                gradebook_path=gradebook_path,
-                on_result=on_result,
-                on_start=on_start,
-            )
-    except (SpecError, FileNotFoundError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    with misuse_errors(), _refusal_exits_2(IsolationRefused), progress:
+        summary = grade_folder(
+            submissions,
+            out_dir,
+            spec_path=spec_path,
+            secret_file=secret_file,
+            workers=workers,
+            only=[s.student for s in selected] if only else None,
+            sandbox=sandbox,
+            scheduler=scheduler,
+            force=force,
+            gradebook_path=gradebook_path,
+            on_result=on_result,
+            on_start=on_start,
+            allow_unisolated=allow_unisolated,
+        )
     _print_summary(summary)
+
+
+@contextmanager
+def _refusal_exits_2(refusal: type[BaseException]) -> Iterator[None]:
+    """A refusal to run unisolated is a paragraph (what was exposed, how to fix), exit 2."""
+    try:
+        yield
+    except refusal as exc:
+        raise RefusedError(str(exc)) from exc
+
+
+class RefusedError(click.ClickException):
+    """The grader will not do this safely here; the message says why and how to fix it."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.secho(f"Refused: {self.message}", err=True, fg="red")
 
 
 def _print_summary(summary) -> None:
@@ -147,9 +244,16 @@ def _print_summary(summary) -> None:
             f"{r.score:g} / {r.max_score:g}",
         )
     console.print(table)
+    if not summary.isolated:
+        from grader.isolation import NOT_ISOLATED_BANNER
+
+        console.print(f"[bold white on red] {NOT_ISOLATED_BANNER} [/bold white on red]")
     if summary.seed_kind != "secret":
         console.print("[yellow]Development seed: pass --secret-file for real hidden data.[/yellow]")
     console.print(f"Class summary: {summary.index_path.resolve()}")
+
+
+REFERENCE_LOG_NAME = "reference-stderr.log"
 
 
 @main.command()
@@ -159,34 +263,47 @@ def _print_summary(summary) -> None:
     type=click.Path(path_type=Path),
     default=Path("reference_output"),
     show_default=True,
+    help="Folder for report.html, metrics.json, the figures and the TensorFlow log.",
 )
 @click.option("--quick", is_flag=True, help="Fewer settings and epochs (under 2 minutes).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Training seed of the reference runs."
+)
 @click.option(
     "--spec",
     "spec_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
+    help="Assignment spec (default: the bundled homework spec).",
 )
 def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> None:
     """Run the reference solution and write the instructor's answer key."""
+    from grader.preflight import check_output_folder
     from grader.spec import load_spec
-    from reference.pipeline import run_reference
+    from grader.terminal import quiet_tensorflow_environment, stderr_to_file
 
-    try:
+    with misuse_errors():
         spec = load_spec(spec_path)
-    except SpecError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
-    with console.status("Running the reference pipeline...") as status:
+        check_output_folder(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+    quiet_tensorflow_environment()
+    log = out_dir / REFERENCE_LOG_NAME
+    # TensorFlow is imported here, with its C++ log lines sent to the log file.
+    with console.status("Running the reference pipeline...") as status, stderr_to_file(log):
+        from grader.stress import definitions as stress_definitions
+        from reference.pipeline import run_reference
+
         metrics = run_reference(
             out_dir,
             quick=quick,
             seed=seed,
             recovery_threshold=spec.thresholds.recovery_similarity,
             progress=lambda message: status.update(message),
+            stress=stress_definitions(spec, None) if spec.stress.enabled else (),
         )
-    console.print(f"Wrote {out_dir / 'report.html'} ({len(metrics)} sections)")
+    console.print(
+        f"Wrote {out_dir / 'report.html'} ({len(metrics)} sections; log: {log})", soft_wrap=True
+    )
 
 
 OUT_OPTION = click.option(
@@ -198,16 +315,24 @@ OUT_OPTION = click.option(
     help="The folder `grade` wrote.",
 )
 GRADEBOOK_OPTION = click.option(
-    "--gradebook", "gradebook_path", type=click.Path(path_type=Path), default=None
+    "--gradebook",
+    "gradebook_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="SQLite gradebook (default: OUT/gradebook.sqlite).",
 )
 SPEC_OPTION = click.option(
     "--spec",
     "spec_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
+    help="Assignment spec (default: the bundled homework spec).",
 )
 SECRET_OPTION = click.option(
-    "--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None
+    "--secret-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help=SECRET_HELP,
 )
 
 
@@ -220,16 +345,81 @@ def report(
     out_dir: Path, secret_file: Path | None, spec_path: Path | None, gradebook_path: Path | None
 ) -> None:
     """Re-write every report and export from the gradebook, without running notebooks."""
-    from grader.batch import rerender
+    from grader.preflight import check_gradebook_file, check_output_folder
+    from grader.spec import load_spec
 
-    try:
+    with misuse_errors():
+        load_spec(spec_path)
+        check_output_folder(out_dir)
+        check_gradebook_file(gradebook_path)
+        from grader.batch import rerender
+
         results = rerender(
             out_dir, spec_path=spec_path, secret_file=secret_file, gradebook_path=gradebook_path
         )
-    except (SpecError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
     console.print(f"Re-rendered {len(results)} reports; class summary: {out_dir / 'index.html'}")
+
+
+@main.command()
+@OUT_OPTION
+@click.option(
+    "--public",
+    "public_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="HTML file to write: the leaderboard to publish (pseudonyms unless the spec says).",
+)
+@SECRET_OPTION
+@SPEC_OPTION
+@GRADEBOOK_OPTION
+def leaderboard(
+    out_dir: Path,
+    public_path: Path,
+    secret_file: Path | None,
+    spec_path: Path | None,
+    gradebook_path: Path | None,
+) -> None:
+    """Write a self-contained class leaderboard page from the grades in OUT."""
+    from grader.leaderboard import LeaderboardError, write_public_leaderboard
+
+    with misuse_errors(LeaderboardError):
+        path = write_public_leaderboard(
+            out_dir=out_dir,
+            public=public_path,
+            spec_path=spec_path,
+            secret_file=secret_file,
+            gradebook_path=gradebook_path,
+        )
+    console.print(f"Wrote the leaderboard to {path}")
+
+
+@main.command()
+@OUT_OPTION
+@SPEC_OPTION
+@GRADEBOOK_OPTION
+@click.option(
+    "--submissions",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The submissions folder, to compare PDF reports too (SUBMISSIONS/<student>/*.pdf).",
+)
+def similarity(
+    out_dir: Path, spec_path: Path | None, gradebook_path: Path | None, submissions: Path | None
+) -> None:
+    """Pairs of submissions to review for copying (instructor only): OUT/similarity/."""
+    from grader.integrity.run import similarity_report
+
+    with misuse_errors(FileNotFoundError):
+        summary = similarity_report(
+            out_dir=out_dir,
+            gradebook_path=gradebook_path,
+            spec_path=spec_path,
+            submissions=submissions,
+        )
+    console.print(
+        f"{summary.flagged} pairs similar, review ({summary.clusters} groups) among "
+        f"{summary.students} submissions: {summary.index_path}"
+    )
 
 
 @main.group()
@@ -238,14 +428,15 @@ def manual() -> None:
 
 
 def _open_gradebook(out_dir: Path, gradebook_path: Path | None):
+    """The existing gradebook of a graded folder; a missing one is a misuse (exit 2)."""
     from grader.batch import GRADEBOOK_NAME
     from grader.gradebook import Gradebook
+    from grader.preflight import check_gradebook_file
 
     path = gradebook_path or out_dir / GRADEBOOK_NAME
-    if not path.is_file():
-        console.print(f"[red]error:[/red] no gradebook at {path}: run `motifgrader grade` first")
-        sys.exit(2)
-    return Gradebook(path)
+    with misuse_errors():
+        check_gradebook_file(path, must_exist=True)
+        return Gradebook(path)
 
 
 @manual.command("export")
@@ -260,8 +451,10 @@ def manual_export(
     from grader.manual import export_sheet
     from grader.spec import load_spec
 
-    with _open_gradebook(out_dir, gradebook_path) as gradebook:
-        rows = export_sheet(gradebook, load_spec(spec_path), sheet)
+    with misuse_errors():
+        spec = load_spec(spec_path)
+    with _open_gradebook(out_dir, gradebook_path) as gradebook, misuse_errors():
+        rows = export_sheet(gradebook, spec, sheet)
     console.print(f"Wrote {rows} rows to {sheet}; fill in 'points' and 'comment', then import it.")
 
 
@@ -283,14 +476,17 @@ def manual_import(
     from grader.manual import ManualGradeError, import_sheet
     from grader.spec import load_spec
 
-    spec = load_spec(spec_path)
+    with misuse_errors():
+        spec = load_spec(spec_path)
     with _open_gradebook(out_dir, gradebook_path) as gradebook:
         try:
             summary = import_sheet(gradebook, spec, sheet)
         except ManualGradeError as exc:
-            console.print(f"[red]error:[/red] {exc} (nothing was imported)")
-            sys.exit(2)
-    rerender(out_dir, spec_path=spec_path, secret_file=secret_file, gradebook_path=gradebook_path)
+            raise MisuseError(f"{exc} (nothing was imported)") from exc
+    with misuse_errors():
+        rerender(
+            out_dir, spec_path=spec_path, secret_file=secret_file, gradebook_path=gradebook_path
+        )
     console.print(
         f"Imported {summary.imported} grades ({summary.cleared} cleared, "
         f"{summary.skipped_blank} blank rows left for later); reports re-rendered."
@@ -305,7 +501,7 @@ def manual_import(
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Folder for report.html, results.json, executed.ipynb and summary.md "
     "[default: selfcheck/<notebook name>].",
@@ -331,17 +527,19 @@ def check(notebook: Path, out_dir: Path | None, spec_path: Path | None, sandbox:
     """
     from rich.markup import escape
 
+    from grader.preflight import check_output_folder
     from grader.selfcheck import check_notebook, summary_lines
+    from grader.spec import load_spec
 
     out_dir = out_dir or Path("selfcheck") / notebook.stem
-    try:
-        with console.status(f"Running {notebook.name} from the top through the grader..."):
-            outcome = check_notebook(
-                notebook, out_dir=out_dir, spec_path=spec_path, sandbox=sandbox
-            )
-    except (SpecError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        sys.exit(2)
+    with misuse_errors():
+        load_spec(spec_path)
+        check_output_folder(out_dir)
+    with (
+        misuse_errors(),
+        console.status(f"Running {notebook.name} from the top through the grader..."),
+    ):
+        outcome = check_notebook(notebook, out_dir=out_dir, spec_path=spec_path, sandbox=sandbox)
     for line in summary_lines(outcome):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if outcome.failed:
@@ -373,11 +571,8 @@ def bundle(out_dir: Path, install_from: str | None) -> None:
     """Write what students receive: starter notebook, README, requirements, CI workflow."""
     from grader.bundle import BundleError, write_student_bundle
 
-    try:
+    with misuse_errors(BundleError):
         paths = write_student_bundle(out_dir, install_from=install_from)
-    except BundleError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
     for path in paths:
         console.print(str(path), markup=False, highlight=False)
     console.print(f"Wrote {len(paths)} files for students to {out_dir}.")
@@ -399,12 +594,130 @@ def bundle(out_dir: Path, install_from: str | None) -> None:
 )
 def ci_template_command(kind: str, out_path: Path | None) -> None:
     """Write a GitHub Actions workflow for a course repository."""
-    from grader.bundle import ci_template, write_ci_template
+    from grader.bundle import BundleError, ci_template, write_ci_template
 
     if out_path is None:
         click.echo(ci_template(kind), nl=False)
         return
-    console.print(f"Wrote {write_ci_template(kind, out_path)}")
+    with misuse_errors(BundleError):
+        written = write_ci_template(kind, out_path)
+    console.print(f"Wrote {written}")
+
+
+@main.command("calibrate")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON file to write (the shape of reference/expectations.json).",
+)
+@click.option("--seeds", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option(
+    "--width",
+    "widths",
+    type=click.IntRange(1, 101),
+    multiple=True,
+    help="Kernel width to measure (repeatable; default 3 4 5 6 8 11 15).",
+)
+@click.option("--no-noise", is_flag=True, help="Skip the noise settings (much faster).")
+def calibrate_command(out_path: Path, seeds: int, widths: tuple[int, ...], no_noise: bool) -> None:
+    """Train the reference configurations over SEEDS seeds; write what they reach.
+
+    The distributions (mean, best, 95% interval per kernel width and noise setting) are
+    what reported sweep and noise results are checked against. Takes minutes per seed.
+    """
+    from grader.calibrate import calibrate
+
+    with misuse_errors(ValueError):
+        calibrated = calibrate(
+            out=out_path, seeds=seeds, widths=widths or (3, 4, 5, 6, 8, 11, 15), noise=not no_noise
+        )
+    console.print(
+        f"Wrote {out_path}: {len(calibrated['kernel_sweep'])} kernel widths, "
+        f"{len(calibrated['noise'])} noise settings over {seeds} seeds."
+    )
+
+
+@main.command("sandbox")
+@click.option(
+    "--sandbox",
+    "prefer",
+    type=click.Choice(["auto", "bubblewrap", "fallback"]),
+    default="auto",
+    show_default=True,
+    help="Which isolation to measure.",
+)
+def sandbox_command(prefer: str) -> None:
+    """Measure whether student code would be isolated on this machine.
+
+    Starts one process exactly as a student kernel would be started and tries to read the
+    grader's source and processes. Exit status 0 when isolated, 1 when `grade` would refuse.
+    """
+    from grader.isolation import ProtectedPaths, measure_isolation, refusal_message
+
+    verdict = measure_isolation(prefer, ProtectedPaths())
+    if verdict.isolated:
+        click.echo(verdict.summary)
+        return
+    click.secho(refusal_message(verdict), err=True, fg="red")
+    sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("grading_output"),
+    show_default=True,
+    help="The folder `grade` wrote.",
+)
+@click.option("--gradebook", "gradebook_path", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--spec",
+    "spec_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port (default: any free).")
+@click.option(
+    "--allow-remote", is_flag=True, help="Allow a --host other machines can reach (token kept)."
+)
+@click.option("--anonymous", is_flag=True, help="Hide student names in the desk.")
+@click.option("--grader", default=None, help="Your name on saved grades (default: your login).")
+def desk(
+    out_dir: Path,
+    gradebook_path: Path | None,
+    spec_path: Path | None,
+    host: str,
+    port: int,
+    allow_remote: bool,
+    anonymous: bool,
+    grader: str | None,
+) -> None:
+    """Grade the written answers in the browser, question by question, with a rubric."""
+    from grader.desk.server import DeskError, run_desk
+
+    def ready(handle) -> None:
+        console.print(f"Grading desk: {handle.url}", markup=False, highlight=False, soft_wrap=True)
+        console.print("Press Ctrl+C to stop; grades are saved as you go.")
+
+    try:
+        run_desk(
+            out_dir=out_dir,
+            gradebook_path=gradebook_path,
+            spec_path=spec_path,
+            host=host,
+            port=port,
+            allow_remote=allow_remote,
+            anonymous=anonymous,
+            grader=grader,
+            on_ready=ready,
+        )
+    except (DeskError, SpecError) as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 if __name__ == "__main__":

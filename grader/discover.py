@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
@@ -37,6 +37,7 @@ class Submission:
     pdf_name: str = ""
     problem_status: str = ""
     problem: str = ""
+    pdf_bytes: bytes = field(default=b"", repr=False)
 
     @property
     def content_hash(self) -> str:
@@ -62,11 +63,14 @@ def _from_files(student: str, source: str, files: dict[str, bytes | int]) -> Sub
     notebooks = sorted(n for n in files if n.lower().endswith(".ipynb"))
     pdfs = sorted(n for n in files if n.lower().endswith(".pdf"))
     pdf_name = pdfs[0] if pdfs else ""
+    pdf = files[pdf_name] if pdf_name else b""
+    pdf_bytes = pdf if isinstance(pdf, bytes) else b""  # the graders' desk shows it
     if not notebooks:
         return Submission(
             student,
             source=source,
             pdf_name=pdf_name,
+            pdf_bytes=pdf_bytes,
             problem_status="missing",
             problem="No .ipynb notebook was found in this submission.",
         )
@@ -76,6 +80,7 @@ def _from_files(student: str, source: str, files: dict[str, bytes | int]) -> Sub
             student,
             source=source,
             pdf_name=pdf_name,
+            pdf_bytes=pdf_bytes,
             problem_status="invalid",
             problem=f"Found {len(notebooks)} notebooks ({listed}); submit exactly one .ipynb file.",
         )
@@ -87,13 +92,14 @@ def _from_files(student: str, source: str, files: dict[str, bytes | int]) -> Sub
             notebook_name=name,
             source=source,
             pdf_name=pdf_name,
+            pdf_bytes=pdf_bytes,
             problem_status="invalid",
             problem=(
                 f"The notebook is {content / 1e6:.0f} MB, over the "
                 f"{MAX_NOTEBOOK_BYTES / 1e6:.0f} MB limit; clear large outputs and resubmit."
             ),
         )
-    return Submission(student, name, content, source, pdf_name)
+    return Submission(student, name, content, source, pdf_name, pdf_bytes=pdf_bytes)
 
 
 def _read_limited(path: Path) -> bytes | int:

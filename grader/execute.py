@@ -12,6 +12,7 @@ what worked.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import re
 import shutil
@@ -34,6 +35,10 @@ from grader.steps import GraderStep
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TRACEBACK_CHARS = 4000
+# Where kernels write their stderr (TensorFlow's C++ log lines, crashes): a file the
+# caller opened, kept out of the terminal and out of the job folder the kernel can
+# write to. None inherits the grader's stderr.
+KERNEL_STDERR: contextvars.ContextVar[Any] = contextvars.ContextVar("kernel_stderr", default=None)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class ExecutionSettings:
     max_processes: int = 256
     files_written: int = 2000
     sandbox: str = "auto"
+    hidden_paths: tuple[str, ...] = ()
+    """Paths the kernel must not see even where a mount above them shows them (the
+    secret, the output folder, the submissions): see `grader.isolation`."""
 
 
 @dataclass
@@ -326,7 +334,11 @@ async def _session(
         connection_file=str(job.connection_file),
     )
     km.wrap_command = lambda argv: sandboxing.wrap_kernel_command(
-        argv, job=job, sandbox=info, limits=limits
+        argv,
+        job=job,
+        sandbox=info,
+        limits=limits,
+        hidden_paths=[Path(p) for p in settings.hidden_paths],
     )
     client = _CappedClient(notebook, km, settings)
     env = sandboxing.scrubbed_environment(job=job, threads=settings.threads)
@@ -335,7 +347,9 @@ async def _session(
     watchdog: sandboxing.MemoryWatchdog | None = None
     started = time.monotonic()
     try:
-        await client.async_start_new_kernel(env=env, cwd=str(job.work_dir))
+        await client.async_start_new_kernel(
+            env=env, cwd=str(job.work_dir), stderr=KERNEL_STDERR.get()
+        )
         await client.async_start_new_kernel_client()
         session.kernel_start_seconds = time.monotonic() - started
         session.alive = True

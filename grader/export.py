@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from grader.leaderboard import gradescope_leaderboard
 from grader.results import CheckResult, StudentResult
 from grader.spec import QUESTIONS, AssignmentSpec
 
@@ -71,8 +72,12 @@ def _number(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def gradescope_results(result: StudentResult) -> dict[str, Any]:
-    """The Gradescope autograder `results.json` for one student."""
+def gradescope_results(result: StudentResult, *, leaderboard: bool = True) -> dict[str, Any]:
+    """The Gradescope autograder `results.json` for one student.
+
+    With `leaderboard`, the model's benchmark numbers go in Gradescope's `leaderboard`
+    field (grader/leaderboard.py); the spec's `[leaderboard] names = "off"` turns it off.
+    """
     tests = []
     for check in result.checks:
         test = {
@@ -89,7 +94,7 @@ def gradescope_results(result: StudentResult) -> dict[str, Any]:
         if check.status != "manual":
             test["status"] = "passed" if check.status == "passed" else "failed"
         tests.append(test)
-    return {
+    results: dict[str, Any] = {
         "score": result.score,
         "output": f"Status: {result.status}. {result.status_message}",
         "output_format": "text",
@@ -98,10 +103,14 @@ def gradescope_results(result: StudentResult) -> dict[str, Any]:
         "execution_time": result.timings.get("total_s", 0.0),
         "tests": tests,
     }
+    board = gradescope_leaderboard(result) if leaderboard else []
+    if board:
+        results["leaderboard"] = board
+    return results
 
 
-def results_json(result: StudentResult) -> str:
-    return json.dumps(gradescope_results(result), indent=2)
+def results_json(result: StudentResult, *, leaderboard: bool = True) -> str:
+    return json.dumps(gradescope_results(result, leaderboard=leaderboard), indent=2)
 
 
 def canvas_csv(

@@ -94,4 +94,10 @@ def student_figures(
             figures,
             notes,
         )
+    # Mutation maps of `model` (grader/stress.py).
+    from grader.stress import stress_figures
+
+    stress_figures_, stress_notes = stress_figures(scores, spec)
+    figures.update(stress_figures_)
+    notes.extend(stress_notes)
     return figures, notes

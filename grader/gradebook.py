@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     workers INTEGER NOT NULL,
     scheduler TEXT,
     graded INTEGER NOT NULL DEFAULT 0,
-    reused INTEGER NOT NULL DEFAULT 0
+    reused INTEGER NOT NULL DEFAULT 0,
+    isolation TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS grades (
     student TEXT NOT NULL,
@@ -71,7 +72,40 @@ CREATE TABLE IF NOT EXISTS manual_grades (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (student, question)
 );
+CREATE TABLE IF NOT EXISTS rubric_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    question TEXT NOT NULL,
+    spec_id TEXT UNIQUE,
+    position INTEGER NOT NULL,
+    points REAL NOT NULL,
+    comment TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    updated_by TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rubric_applied (
+    student TEXT NOT NULL,
+    question TEXT NOT NULL,
+    item_id INTEGER NOT NULL REFERENCES rubric_items(id),
+    PRIMARY KEY (student, question, item_id)
+);
+CREATE TABLE IF NOT EXISTS pdf_reports (
+    student TEXT NOT NULL,
+    submission_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    pdf BLOB NOT NULL,
+    stored_at TEXT NOT NULL,
+    PRIMARY KEY (student, submission_hash)
+);
 """
+# Columns added to manual_grades after its first release, for the grading desk: an
+# answer's points are its rubric items plus `adjustment`; `version` lets two graders
+# notice each other's change (optimistic concurrency); `grader` says who saved last.
+MANUAL_GRADE_COLUMNS = {
+    "adjustment": "REAL NOT NULL DEFAULT 0",
+    "grader": "TEXT NOT NULL DEFAULT ''",
+    "version": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 def _now() -> str:
@@ -118,6 +152,22 @@ class Gradebook:
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
+        self._add_manual_columns()
+        self._add_run_isolation_column()
+
+    def _add_run_isolation_column(self) -> None:
+        """Gradebooks made before runs recorded their isolation get the column, empty."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "isolation" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN isolation TEXT NOT NULL DEFAULT ''")
+
+    def _add_manual_columns(self) -> None:
+        """Bring a gradebook made before the desk up to date, keeping its hand grades."""
+        with self._transaction() as db:
+            present = {row[1] for row in db.execute("PRAGMA table_info(manual_grades)")}
+            for name, declaration in MANUAL_GRADE_COLUMNS.items():
+                if name not in present:
+                    db.execute(f"ALTER TABLE manual_grades ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         self._db.close()
@@ -149,11 +199,14 @@ class Gradebook:
         seed_kind: str,
         workers: int,
         scheduler: str | None = None,
+        isolation: str = "",
     ) -> int:
+        """Record a run; `isolation` says how its kernels were isolated (or that the
+        instructor opted out), so an unisolated run stays visible in the gradebook."""
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs(started_at, submissions, spec_fingerprint, grader_version, "
-                "seed_kind, workers, scheduler) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "seed_kind, workers, scheduler, isolation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     _now(),
                     submissions,
@@ -162,6 +215,7 @@ class Gradebook:
                     seed_kind,
                     workers,
                     scheduler,
+                    isolation,
                 ),
             )
             return int(cursor.lastrowid)
@@ -283,30 +337,101 @@ class Gradebook:
 
     # ------------------------------------------------------------------ manual grades
 
-    def set_manual(self, entries: Iterable[tuple[str, str, float | None, str]]) -> int:
-        """Upsert hand-entered (student, question, points, comment); returns how many."""
+    def set_manual(
+        self, entries: Iterable[tuple[str, str, float | None, str]], *, grader: str = "sheet"
+    ) -> int:
+        """Upsert hand-entered (student, question, points, comment); returns how many.
+
+        Points typed in here (the CSV sheet) win over the desk's rubric items: the
+        difference is kept as the answer's adjustment, so a later rubric edit still
+        moves the answer by that item's change. Clearing the points clears the items.
+        """
         rows = [(s, q, p, c or "", _now()) for s, q, p, c in entries]
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO manual_grades(student, question, points, comment, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(student, question) DO UPDATE SET "
-                "points = excluded.points, comment = excluded.comment, "
-                "updated_at = excluded.updated_at",
-                rows,
-            )
+            for student, question, points, comment, now in rows:
+                old = db.execute(
+                    "SELECT points, comment FROM manual_grades WHERE student = ? AND question = ?",
+                    (student, question),
+                ).fetchone()
+                if old is not None and (old[0], old[1]) == (points, comment):
+                    continue
+                if points is None:
+                    db.execute(
+                        "DELETE FROM rubric_applied WHERE student = ? AND question = ?",
+                        (student, question),
+                    )
+                adjustment = 0.0 if points is None else points - _rubric_sum(db, student, question)
+                if old is not None and old[0] == points:
+                    adjustment = None  # only the comment changed: keep the adjustment
+                db.execute(
+                    "INSERT INTO manual_grades(student, question, points, comment, updated_at, "
+                    "adjustment, grader, version) VALUES (?, ?, ?, ?, ?, COALESCE(?, 0), ?, 1) "
+                    "ON CONFLICT(student, question) DO UPDATE SET "
+                    "points = excluded.points, comment = excluded.comment, "
+                    "updated_at = excluded.updated_at, grader = excluded.grader, "
+                    "adjustment = COALESCE(?, manual_grades.adjustment), "
+                    "version = manual_grades.version + 1",
+                    (student, question, points, comment, now, adjustment, grader, adjustment),
+                )
         return len(rows)
 
     def manual(self, student: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-        """{student: {question: {"points": ..., "comment": ...}}}."""
-        query = "SELECT student, question, points, comment FROM manual_grades"
+        """{student: {question: {"points", "comment", "grader", "rubric": [{"points",
+        "comment"}]}}}: the rubric items applied in the grading desk, for the reports."""
+        query = "SELECT student, question, points, comment, grader FROM manual_grades"
         args: tuple = ()
         if student is not None:
             query += " WHERE student = ?"
             args = (student,)
         grades: dict[str, dict[str, dict[str, Any]]] = {}
-        for s, q, points, comment in self._db.execute(query, args):
-            grades.setdefault(s, {})[q] = {"points": points, "comment": comment}
+        for s, q, points, comment, grader in self._db.execute(query, args):
+            grades.setdefault(s, {})[q] = {
+                "points": points,
+                "comment": comment,
+                "grader": grader,
+                "rubric": [],
+            }
+        applied = (
+            "SELECT a.student, a.question, i.points, i.comment FROM rubric_applied a "
+            "JOIN rubric_items i ON i.id = a.item_id"
+            + (" WHERE a.student = ?" if student is not None else "")
+            + " ORDER BY a.student, a.question, i.position, i.id"
+        )
+        for s, q, points, comment in self._db.execute(applied, args):
+            entry = grades.get(s, {}).get(q)
+            if entry is not None:
+                entry["rubric"].append({"points": points, "comment": comment})
         return grades
+
+    # ------------------------------------------------------------------ PDF reports
+
+    def store_pdf(self, student: str, submission_hash: str, name: str, data: bytes) -> None:
+        """Keep a student's PDF report beside their grade, for the grading desk."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pdf_reports VALUES (?, ?, ?, ?, ?)",
+                (student, submission_hash, name, data, _now()),
+            )
+
+    def pdf_report(self, student: str) -> tuple[str, bytes] | None:
+        """(file name, bytes) of the PDF sent with the student's current submission."""
+        row = self._db.execute(
+            "SELECT p.name, p.pdf FROM pdf_reports p LEFT JOIN current c "
+            "ON c.student = p.student AND c.submission_hash = p.submission_hash "
+            "WHERE p.student = ? ORDER BY c.student IS NULL, p.stored_at DESC LIMIT 1",
+            (student,),
+        ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+
+def _rubric_sum(db: sqlite3.Connection, student: str, question: str) -> float:
+    """Points of the rubric items applied to one answer."""
+    row = db.execute(
+        "SELECT COALESCE(SUM(i.points), 0) FROM rubric_applied a "
+        "JOIN rubric_items i ON i.id = a.item_id WHERE a.student = ? AND a.question = ?",
+        (student, question),
+    ).fetchone()
+    return float(row[0])
 
 
 def _encode_result(result: StudentResult) -> tuple[str, str]:

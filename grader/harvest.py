@@ -10,6 +10,7 @@ wrote anywhere else are never read.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -78,6 +79,17 @@ def _step_code(call: str) -> str:
     )
 
 
+def kernel_seed(spec: Any) -> int:
+    """The seed a student's kernel starts with: public and fixed per assignment.
+
+    Never derived from the secret: the self-check (development seed) and the final
+    grade (secret seed) must train a deterministic notebook to the same model, so
+    only the hidden data differ between them, never the student's own training.
+    """
+    digest = hashlib.sha256(f"{spec.assignment.id}\x00kernel".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31)
+
+
 def preamble_step(seed: int, threads: int) -> GraderStep:
     """Seeds and thread pins, run before the student's first cell."""
     return GraderStep(
@@ -136,6 +148,9 @@ class HarvestedValue:
     problem: str = ""
     placeholder: bool = False
     """Left as the starter's empty placeholder (None, [] or {}): as good as not given."""
+    meta: dict = field(default_factory=dict)
+    """What the kernel said about the value beyond its content (for `history`: the kind,
+    and whether it is the record of fitting `model`). Untrusted, like the value."""
 
     @property
     def ok(self) -> bool:
@@ -163,6 +178,8 @@ class Harvest:
     probes: dict[str, dict] = field(default_factory=dict)
     answers: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    code: str = ""
+    """The notebook's code cells, joined: where typed-in results can be seen."""
 
     def value(self, name: str) -> HarvestedValue:
         return self.values.get(name, HarvestedValue(False))
@@ -390,9 +407,13 @@ def read_harvest(
 ) -> Harvest:
     """Validate everything in the harvest folder; answers come from the notebook itself."""
     answers = extract_answers(notebook)
+    code = notebook_code(notebook)
     if out_dir is None or not out_dir.is_dir():
         return Harvest(
-            ran=False, answers=answers, notes=("The grader could not read values from the kernel.",)
+            ran=False,
+            answers=answers,
+            notes=("The grader could not read values from the kernel.",),
+            code=code,
         )
     notes: list[str] = []
     values: dict[str, HarvestedValue] = {}
@@ -417,8 +438,9 @@ def read_harvest(
         if raw is None or raw == [] or raw == {}:
             values[name] = HarvestedValue(True, problem=_still_empty(name, raw), placeholder=True)
             continue
+        meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
         try:
-            values[name] = HarvestedValue(True, _validate(name, raw, seq_len))
+            values[name] = HarvestedValue(True, _validate(name, raw, seq_len), meta=meta)
         except InputError as exc:
             values[name] = HarvestedValue(True, problem=str(exc))
     models: dict[str, HarvestedModel] = {}
@@ -453,7 +475,17 @@ def read_harvest(
         except (ValueError, json.JSONDecodeError):
             result = None
         probe_results[probe.name] = result if isinstance(result, dict) else {"present": None}
-    return Harvest(True, values, models, probe_results, answers, tuple(notes))
+    return Harvest(True, values, models, probe_results, answers, tuple(notes), code)
+
+
+def notebook_code(notebook: Any, limit: int = 2_000_000) -> str:
+    """The source of every code cell, joined, capped at `limit` characters."""
+    sources = [
+        str(cell.get("source", ""))
+        for cell in getattr(notebook, "cells", [])
+        if cell.get("cell_type") == "code"
+    ]
+    return "\n".join(sources)[:limit]
 
 
 def extract_answers(notebook: Any) -> dict[str, str]:

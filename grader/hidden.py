@@ -59,11 +59,20 @@ def _main(seq_len: int, motif: str, motif_prob: float, num_pos: int, num_neg: in
     return dataset.codes, dataset.labels
 
 
-def hidden_main(spec: AssignmentSpec, seed: SeedInfo) -> HiddenMain:
-    """The main hidden dataset: same generator and parameters, the secret seed."""
+def hidden_main(spec: AssignmentSpec, seed: SeedInfo, seq_len: int | None = None) -> HiddenMain:
+    """The main hidden dataset: same generator and parameters, the secret seed.
+
+    `seq_len` other than the spec's serves a model built for another fixed length:
+    the same generator draws at that length, and the oracle is measured on that draw.
+    """
     d = spec.data
     codes, labels = _main(
-        d.seq_len, d.motif, d.motif_prob, d.hidden_num_pos, d.hidden_num_neg, seed.derive("main")
+        seq_len or d.seq_len,
+        d.motif,
+        d.motif_prob,
+        d.hidden_num_pos,
+        d.hidden_num_neg,
+        seed.derive("main"),
     )
     return HiddenMain(
         codes, labels, oracle_evaluation(codes, labels, d.motif), oracle_scores(codes, d.motif)

@@ -38,13 +38,18 @@ from grader.harvest import (
     extract_answers,
     harvest_folder,
     harvest_steps,
+    kernel_seed,
     preamble_step,
     read_harvest,
 )
 from grader.hidden import probe_dataset_arguments
+from grader.integrity.artefacts import model_fingerprint
+from grader.isolation import ProtectedPaths, ensure_worker_isolated
+from grader.leaderboard import benchmark_details
 from grader.results import STATUS_EXPLANATIONS, StudentResult
 from grader.score import Scores, score_submission
 from grader.spec import AssignmentSpec, SeedInfo
+from grader.terminal import captured_kernel_stderr
 
 GRADER_VERSION = "0.1.0"
 MAX_EXECUTED_NOTEBOOK_BYTES = 20_000_000
@@ -58,6 +63,10 @@ class GradingOptions:
     include_hidden: bool = True
     work_root: str | None = None
     keep_job: bool = False
+    protected: ProtectedPaths = field(default_factory=ProtectedPaths)
+    """What the run's kernels must neither read nor change (checked before each job)."""
+    allow_unisolated: bool = False
+    """The instructor's explicit opt-out: grade even where isolation fails, and say so."""
 
 
 @dataclass
@@ -82,6 +91,7 @@ def execution_settings(spec: AssignmentSpec, options: GradingOptions) -> Executi
         file_size_bytes=limits.file_size_mb * 2**20,
         files_written=limits.files_written,
         sandbox=options.sandbox,
+        hidden_paths=options.protected.read,
     )
 
 
@@ -210,19 +220,28 @@ def grade_submission(
         graded.result = StudentResult(**{**graded.result.__dict__, "checks": checks})
         return graded
 
+    # Fail closed: this worker measures its own isolation before any student code runs
+    # (raises IsolationRefused, which the coordinator reports instead of a grade).
+    isolation = ensure_worker_isolated(
+        options.sandbox,
+        options.protected,
+        allow_unisolated=options.allow_unisolated,
+        work_root=options.work_root,
+    )
     started = time.monotonic()
     job_dir = Path(tempfile.mkdtemp(prefix="mg-", dir=options.work_root))
     try:
         probes = probes_for(seed)
         out_dir = harvest_folder(job_dir)
         settings = execution_settings(spec, options)
-        execution = execute_notebook(
-            notebook,
-            job_dir,
-            settings,
-            preamble=preamble_step(seed.derive("kernel") % (2**31), spec.limits.threads_per_kernel),
-            steps=harvest_steps(out_dir, probes, spec.limits.harvest_timeout_s),
-        )
+        with captured_kernel_stderr() as kernel_log:
+            execution = execute_notebook(
+                notebook,
+                job_dir,
+                settings,
+                preamble=preamble_step(kernel_seed(spec), spec.limits.threads_per_kernel),
+                steps=harvest_steps(out_dir, probes, spec.limits.harvest_timeout_s),
+            )
         executed_at = time.monotonic()
         harvest = read_harvest(
             out_dir if execution.steps.get("values") else None,
@@ -236,7 +255,11 @@ def grade_submission(
             spec,
             seed,
             job_dir / "scorer",
-            wrap=sandboxing.scorer_wrapper(options.sandbox, settings.memory_bytes),
+            wrap=sandboxing.scorer_wrapper(
+                options.sandbox,
+                settings.memory_bytes,
+                hidden_paths=[Path(p) for p in options.protected.read],
+            ),
         )
         ctx = CheckContext(
             spec=spec,
@@ -259,6 +282,9 @@ def grade_submission(
             cells=tuple(execution.cells),
             environment={
                 **_environment(spec, seed, execution.sandbox),
+                "isolated": isolation.isolated,
+                "isolation": isolation.summary,
+                "self_check": not options.include_hidden,
                 "peak_memory_mb": round(execution.peak_memory_bytes / 2**20, 1),
             },
             timings={
@@ -271,7 +297,11 @@ def grade_submission(
             submission_hash=submission.content_hash,
             notebook_name=submission.notebook_name,
             figures=figures,
-            details=_details(harvest, scores),
+            details={
+                **_details(harvest, scores),
+                "kernel_log": kernel_log.text,
+                **benchmark_details(scores, execution.cells, execution.notebook),
+            },
             notes=tuple(notes + list(harvest.notes) + figure_notes + _execution_notes(execution)),
         )
         return GradedSubmission(result, _cap_notebook(execution.notebook))
@@ -305,10 +335,17 @@ def _details(harvest: Harvest, scores: Scores) -> dict[str, Any]:
     for name, value in harvest.values.items():
         values[name] = {"present": value.present, "ok": value.ok, "problem": value.problem}
     details["contract"] = values
+    # --- similarity review (grader/integrity): the model's compact fingerprint ---
+    details["integrity"] = model_fingerprint(scores.models.get("model"))
+    # --- end similarity review ---
     details["models"] = {
         name: {"present": m.present, "ok": m.ok, "problem": m.problem}
         for name, m in harvest.models.items()
     }
+    # How each model was read (output, column order, length, branches), and why a model's
+    # points were withheld: the report can show both beside the checks.
+    details["readings"] = dict(scores.readings)
+    details["not_earned"] = dict(scores.not_earned)
     if scores.main is not None:
         details["main"] = {
             "roc_auc": scores.main.evaluation.roc_auc,

@@ -10,13 +10,29 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from grader.isolation import NOT_ISOLATED_BANNER
+from grader.report_view import (
+    answer_state,
+    cell_label,
+    cell_position,
+    check_views,
+    evidence_json,
+    failed_cells,
+    figure_alt,
+    fix_first,
+    markdown_html,
+    markdown_inline,
+    timing_rows,
+)
 from grader.resources import templates_dir
 from grader.results import StudentResult
 from grader.spec import QUESTIONS, AssignmentSpec
@@ -30,6 +46,31 @@ QUESTION_LABELS = {
     "Q5": "Q5 — multiple motifs",
     "Q6": "Q6 — interactions",
 }
+
+
+KERNEL_LOG_NAME = "kernel-stderr.log"
+
+
+def write_kernel_log(folder: Path, result: StudentResult) -> Path | None:
+    """The kernel's stderr beside the report, which links it; None when it wrote nothing."""
+    text = result.details.get("kernel_log") or ""
+    path = folder / KERNEL_LOG_NAME
+    if not text.strip():
+        path.unlink(missing_ok=True)
+        return None
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class SelfCheckTotals:
+    """What a self-check report shows instead of the instructor's totals."""
+
+    earned: float
+    maximum: float
+    hidden_max: float
+    manual_max: float
+    verdicts: dict[str, tuple[str, str]]
 
 
 def fmt(value: float) -> str:
@@ -47,6 +88,12 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["fmt"] = fmt
+    env.globals["cell_label"] = cell_label
+    env.globals["cell_position"] = cell_position
+    env.filters["md"] = markdown_html
+    env.filters["md_inline"] = markdown_inline
+    env.filters["evidence_json"] = evidence_json
+    env.globals["not_isolated_banner"] = NOT_ISOLATED_BANNER
     return env
 
 
@@ -60,14 +107,24 @@ def render_student_report(
     *,
     manual: dict[str, dict] | None = None,
     kernel_reference: dict[str, float] | None = None,
+    self_check: SelfCheckTotals | None = None,
 ) -> str:
-    """One student's report as a self-contained HTML page."""
+    """One student's report as a self-contained HTML page.
+
+    With `self_check` it is the student's own self-check: public points out of public
+    points, hidden checks "graded by your instructor" (see `grader.selfcheck`).
+    """
     questions = []
     per_question = result.question_scores()
+    scored = per_question
+    if self_check is not None:
+        # What the self-check can score: the public automatic checks, as its total.
+        public = tuple(c for c in result.checks if c.visibility == "public" and c.kind == "auto")
+        scored = replace(result, checks=public).question_scores()
     for q in QUESTIONS:
         if q not in per_question:
             continue
-        points, maximum = per_question[q]
+        points, maximum = scored.get(q, (0.0, 0.0))
         questions.append(
             {
                 "label": QUESTION_LABELS[q],
@@ -82,6 +139,7 @@ def render_student_report(
         c.kind == "manual" and manual.get(c.question, {}).get("points") is None
         for c in result.checks
     )
+    views = check_views(result, manual=manual, verdicts=self_check.verdicts if self_check else None)
     return (
         _environment()
         .get_template("student_report.html.j2")
@@ -96,24 +154,45 @@ def render_student_report(
             answers=result.details.get("answers", {}),
             manual=manual,
             manual_pending=pending,
-            failed_cells=[c for c in result.cells if c.status in ("error", "timeout")],
+            failed_cells=failed_cells(result),
             kernel_reference=kernel_reference or {},
+            views=views,
+            fix_first=fix_first(views),
+            self_check=self_check,
+            answer_states={
+                q: answer_state(q, result.details.get("answers") or {}) for q in QUESTIONS
+            },
+            timing_rows=timing_rows(result.timings),
+            figure_alt={name: figure_alt(name, result) for name in result.figures},
+            kernel_log=KERNEL_LOG_NAME if (result.details.get("kernel_log") or "").strip() else "",
         )
     )
 
 
 def histogram_svg(scores: Sequence[float], maximum: float, bins: int = 10) -> str:
-    """A small inline SVG histogram of scores (no JavaScript, no images)."""
-    width, height, pad = 640, 180, 28
+    """A small inline SVG histogram of scores (no JavaScript, no images).
+
+    Axis labels sit under the bin edges, every other edge, so they never run into
+    each other however the figure is scaled; the label for screen readers lists the
+    counts per bin.
+    """
+    width, height, pad = 360, 170, 22
     counts = [0] * bins
     for score in scores:
         index = min(int(bins * score / maximum), bins - 1) if maximum else 0
         counts[max(index, 0)] += 1
     top = max(counts) or 1
     bar_width = (width - 2 * pad) / bins
+    edges = [maximum * i / bins for i in range(bins + 1)]
+    described = "; ".join(
+        f"{fmt(edges[i])} to {fmt(edges[i + 1])}: {count}"
+        for i, count in enumerate(counts)
+        if count
+    )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="score histogram">'
+        f'width="100%" style="max-width:480px" role="img" '
+        f'aria-label="Score histogram. {escape(described or "no scores")}">'
     ]
     for i, count in enumerate(counts):
         bar_height = (height - 2 * pad) * count / top
@@ -121,22 +200,20 @@ def histogram_svg(scores: Sequence[float], maximum: float, bins: int = 10) -> st
         y = height - pad - bar_height
         parts.append(
             f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{bar_width - 4:.1f}" '
-            f'height="{bar_height:.1f}" fill="#4c8bf5" rx="3"><title>{count}</title></rect>'
+            f'height="{bar_height:.1f}" fill="#2b6cb0" rx="3"><title>{count}</title></rect>'
         )
         if count:
             parts.append(
                 f'<text x="{x + bar_width / 2:.1f}" y="{y - 4:.1f}" font-size="12" '
                 f'text-anchor="middle" fill="#1f2933">{count}</text>'
             )
-        label = fmt(maximum * i / bins)
+    step = 2 if bins > 5 else 1
+    for i in range(0, bins + 1, step):
+        x = pad + i * bar_width
         parts.append(
-            f'<text x="{x:.1f}" y="{height - 8}" font-size="11" fill="#616e7c">'
-            f"{escape(label)}</text>"
+            f'<text x="{x:.1f}" y="{height - 6}" font-size="12" fill="#52606d" '
+            f'text-anchor="middle">{escape(fmt(edges[i]))}</text>'
         )
-    parts.append(
-        f'<text x="{width - pad:.1f}" y="{height - 8}" font-size="11" fill="#616e7c" '
-        f'text-anchor="end">{escape(fmt(maximum))}</text>'
-    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -185,6 +262,11 @@ def render_index(results: Sequence[StudentResult], spec: AssignmentSpec, *, secr
             generated=_now(),
             spec_label=f"{spec.assignment.id} v{spec.assignment.version}",
             secret=secret,
+            unisolated=[
+                r.student
+                for r in results
+                if r.environment.get("isolated") is False and not r.environment.get("self_check")
+            ],
             students=students,
             auto_max=spec.auto_max,
             stats={
@@ -196,5 +278,37 @@ def render_index(results: Sequence[StudentResult], spec: AssignmentSpec, *, secr
             question_keys=question_keys,
             question_labels=[q if q != "general" else "Gen." for q in question_keys],
             check_rates=check_rates,
+            written=_written_progress(results, spec),
+            leaderboard=_leaderboard(results),
         )
     )
+
+
+def _leaderboard(results: Sequence[StudentResult]) -> list[dict[str, Any]]:
+    """The class leaderboard with real names and links (grader/leaderboard.py)."""
+    from grader.leaderboard import leaderboard_rows
+
+    rows = leaderboard_rows(results, names="real")
+    for row in rows:
+        row["link"] = f"students/{row['student']}/report.html"
+    return rows
+
+
+def _written_progress(results: Sequence[StudentResult], spec: AssignmentSpec) -> list[dict]:
+    """Hand-graded answers per question, graded of the class (the grading desk's progress)."""
+    rows = []
+    for check in spec.checks:
+        if check.kind != "manual":
+            continue
+        outcomes = [c for r in results for c in r.checks if c.name == check.id]
+        graded = sum(c.status != "manual" for c in outcomes)
+        total = len(outcomes)
+        rows.append(
+            {
+                "question": check.question,
+                "graded": graded,
+                "total": total,
+                "percent": round(100 * graded / total) if total else 0,
+            }
+        )
+    return rows

@@ -76,6 +76,8 @@ UID_DRAIN_S = 30.0
 """How long a released job waits for its killed processes to exit before freeing its uid."""
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+LAUNCHER_INSIDE = Path("/run/motifgrader/launcher.py")
+"""Where bubblewrap shows the launcher: alone, so the kernel sees none of the grader's source."""
 IPC_PATH_LIMIT = 100
 """Unix socket paths are limited to 107 bytes; the kernel appends "-<port>" to its prefix."""
 
@@ -379,7 +381,8 @@ def _launcher_args(
     """Limits, then the uid drop. RLIMIT_NPROC counts every task of the real uid on the
     machine, so it is only set for a job uid or, in the fallback, on top of the tasks the
     grader's user already has (inside bwrap those cannot be counted)."""
-    args = [sys.executable, "-I", "-S", str(LAUNCHER), "--chdir", str(job.work_dir)]
+    launcher = LAUNCHER_INSIDE if in_bwrap else LAUNCHER
+    args = [sys.executable, "-I", "-S", str(launcher), "--chdir", str(job.work_dir)]
     if limits.cpu_seconds is not None:
         args += ["--cpu", str(limits.cpu_seconds)]
     args += ["--fsize", str(limits.file_size_bytes), "--nofile", str(limits.open_files)]
@@ -428,24 +431,67 @@ class _Mounts:
             self.made.add(destination)
 
 
-def _python_paths(readonly_paths: Iterable[Path]) -> list[Path]:
-    """The Python installation, the venv, and the grader's own source when not installed."""
-    paths = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent]
-    for package in ("grader", "reference"):
-        spec = importlib.util.find_spec(package)
-        if spec and spec.submodule_search_locations:
-            paths += [Path(p) for p in spec.submodule_search_locations]
-    paths += [Path(p) for p in readonly_paths]
+def _resolved(paths: Iterable[Path]) -> list[Path]:
+    """Each path as given and with links resolved (bwrap needs both), existing ones only."""
     resolved: list[Path] = []
     for path in paths:
-        for candidate in (path.absolute(), path.resolve()):
+        for candidate in (Path(path).absolute(), Path(path).resolve()):
             if candidate.exists() and candidate not in resolved:
                 resolved.append(candidate)
     return resolved
 
 
+def grader_source_folders() -> list[Path]:
+    """Where the `grader` and `reference` packages live: the checkout or wheel they are
+    imported from, and any folder of that name on the path (an editable install leaves
+    `grader/_templates` in site-packages)."""
+    folders: list[Path] = []
+    for package in ("grader", "reference"):
+        spec = importlib.util.find_spec(package)
+        if spec and spec.submodule_search_locations:
+            folders += [Path(p) for p in spec.submodule_search_locations]
+        folders += [Path(entry) / package for entry in sys.path if entry]
+    return _resolved(p for p in folders if p.is_dir())
+
+
+SCORER_HIDDEN = ("reference/notebooks", "reference/expectations.json", "grader/assignments")
+"""Parts of the grader's source the scorer does not need and a model file must not reach:
+the solution notebook, the measured answers and the assignment spec."""
+
+
+def _python_paths(readonly_paths: Iterable[Path], *, grader_source: bool) -> list[Path]:
+    """The Python installation and the venv; the grader's source only for its own helpers
+    (the scorer). A student's kernel needs Python and its packages, never the grader."""
+    paths = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent]
+    if grader_source:
+        paths += grader_source_folders()
+    return _resolved([*paths, *readonly_paths])
+
+
+def _masked_paths(grader_source: bool, hidden_paths: Iterable[Path]) -> list[Path]:
+    """What must look empty inside the sandbox even where a mount above it shows it.
+
+    The grader may be installed into the same site-packages as the kernel's libraries,
+    and an instructor may keep the secret or the output folder under a mounted path.
+    """
+    masked = [Path(p) for p in hidden_paths]
+    for folder in grader_source_folders():
+        if grader_source:
+            root = folder.parent
+            masked += [root / part for part in SCORER_HIDDEN]
+        else:
+            masked.append(folder)
+    return _resolved(masked)
+
+
 def _bwrap_command(
-    sandbox: SandboxInfo, job: SandboxJob, limits: SandboxLimits, readonly_paths: Sequence[Path]
+    sandbox: SandboxInfo,
+    job: SandboxJob,
+    limits: SandboxLimits,
+    readonly_paths: Sequence[Path],
+    *,
+    grader_source: bool = False,
+    hidden_paths: Sequence[Path] = (),
 ) -> list[str]:
     mounts = _Mounts()
     mounts.add("--ro-bind", Path("/usr"), Path("/usr"))
@@ -464,8 +510,16 @@ def _bwrap_command(
     mounts.add("--dev", None, Path("/dev"))
     mounts.add("--tmpfs", None, Path("/dev/shm"), *tmp_size)
     mounts.add("--tmpfs", None, Path("/tmp"), *tmp_size, covers=False)
-    for path in _python_paths(readonly_paths):
+    for path in _python_paths(readonly_paths, grader_source=grader_source):
         mounts.add("--ro-bind", path, path)
+    mounts.add("--ro-bind", LAUNCHER, LAUNCHER_INSIDE)
+    for path in _masked_paths(grader_source, hidden_paths):
+        if not mounts._covered(path) or path == job.work_dir or job.work_dir in path.parents:
+            continue
+        if path.is_dir():
+            mounts.args += ["--tmpfs", str(path)]
+        else:
+            mounts.args += ["--ro-bind", "/dev/null", str(path)]
     mounts.add("--bind", job.work_dir, job.work_dir)
     command = [str(sandbox.bwrap), *mounts.args]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
@@ -488,12 +542,16 @@ def wrap_kernel_command(
     limits: SandboxLimits,
     readonly_paths: Sequence[Path] = (),
     job: SandboxJob | None = None,
+    grader_source: bool = False,
+    hidden_paths: Sequence[Path] = (),
 ) -> list[str]:
     """The kernel's command line inside the sandbox (pass `job` from `prepare_job`).
 
     Given only `job_dir` (the folder the kernel may write), no uid is claimed, so in the
     fallback as root the kernel runs as root. `readonly_paths` are extra folders the kernel
-    may read in bubblewrap (data files, say); the fallback does not hide anything.
+    may read in bubblewrap (data files, say); `grader_source` shows the grader's packages
+    (for its own helpers, minus the answers); `hidden_paths` stay invisible even under a
+    mounted folder. The fallback hides nothing: `grader.isolation` measures what it exposes.
     """
     if job is None:
         if job_dir is None:
@@ -502,7 +560,15 @@ def wrap_kernel_command(
     argv = [str(a) for a in argv]
     if sandbox.kind == "bubblewrap":
         inner = _launcher_args(job, limits, argv, in_bwrap=True)
-        return [*_bwrap_command(sandbox, job, limits, readonly_paths), "--", *inner]
+        outer = _bwrap_command(
+            sandbox,
+            job,
+            limits,
+            readonly_paths,
+            grader_source=grader_source,
+            hidden_paths=hidden_paths,
+        )
+        return [*outer, "--", *inner]
     return _launcher_args(job, limits, argv, in_bwrap=False)
 
 
@@ -512,6 +578,7 @@ def scorer_wrapper(
     *,
     threads: int = 1,
     cpu_seconds: int | None = None,
+    hidden_paths: Sequence[Path] = (),
 ) -> Callable[[list[str], Path], list[str]]:
     """Wrap a grader helper that parses untrusted files (the scorer loading a `.keras`).
 
@@ -532,9 +599,17 @@ def scorer_wrapper(
         settings = ["--clearenv", *(f"--setenv={name}={value}" for name, value in env.items())]
         settings.append(f"--address-space={max(memory_bytes, 3 * GiB)}")
         wrapped = wrap_kernel_command(
-            command, job=job, sandbox=info, limits=limits, readonly_paths=[job.work_dir.parent]
+            command,
+            job=job,
+            sandbox=info,
+            limits=limits,
+            readonly_paths=[job.work_dir.parent],
+            grader_source=True,
+            hidden_paths=hidden_paths,
         )
-        at = wrapped.index(str(LAUNCHER)) + 1
+        launcher = LAUNCHER_INSIDE if info.kind == "bubblewrap" else LAUNCHER
+        # The launcher's own arguments follow its last mention (bwrap's mounts name it too).
+        at = len(wrapped) - wrapped[::-1].index(str(launcher))
         return [*wrapped[:at], *settings, *wrapped[at:]]
 
     return wrap
@@ -601,11 +676,11 @@ def _limits_and_user(kind: str, job_user: bool, because: str = "") -> str:
 
 
 @functools.cache
-def _probe(prefer: str, python: str) -> SandboxInfo:
+def _probe(prefer: str, python: str, bwrap: str | None) -> SandboxInfo:
     job_user = _can_use_job_uids()
     if prefer == "fallback":
         reason = "not requested"
-    elif (bwrap := shutil.which("bwrap")) is None:
+    elif bwrap is None:
         reason = "bwrap is not installed; install the 'bubblewrap' package"
     else:
         version = subprocess.run([bwrap, "--version"], capture_output=True, text=True).stdout
@@ -647,7 +722,7 @@ def probe_sandbox(
     """
     if prefer not in ("auto", "bubblewrap", "fallback"):
         raise ValueError(f"sandbox must be 'auto', 'bubblewrap' or 'fallback', not {prefer!r}")
-    return _probe(prefer, python or sys.executable)
+    return _probe(prefer, python or sys.executable, shutil.which("bwrap"))
 
 
 # --------------------------------------------------------------------------- processes

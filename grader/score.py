@@ -32,6 +32,7 @@ from grader.hidden import (
     public_test,
 )
 from grader.spec import AssignmentSpec, SeedInfo
+from grader.stress import plan_stress, stress_scores
 from reference.compare import (
     MotifMatch,
     assign_filters,
@@ -39,8 +40,9 @@ from reference.compare import (
     motif_similarity,
     similarity_matrix,
 )
+from reference.encode import column_permutation, one_hot_encode_seqs
 from reference.metrics import Evaluation, evaluate
-from reference.motifs import filter_pwms
+from reference.motifs import filter_pwms, hand_set_filters
 from reference.validation import InputError
 
 CommandWrapper = Callable[[list[str], Path], list[str]]
@@ -58,18 +60,46 @@ class ModelRun:
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     activations: np.ndarray | None = None
     kernel: np.ndarray | None = None
+    reading: str = ""
+    """How the raw output was read as one probability per sequence (a sentence)."""
+    unit_predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per set, for models with one output unit per motif: (N, units) probabilities."""
+    more_activations: list[np.ndarray] = field(default_factory=list)
+    """Activations of further convolutions reading the input (parallel branches)."""
+    more_kernels: list[np.ndarray] = field(default_factory=list)
 
     @property
     def input_length(self) -> int | None:
         shape = self.info.get("input_shape") or []
         return shape[1] if len(shape) == 3 else None
 
+    @property
+    def convs(self) -> list[dict]:
+        """Every convolution reading the input, with its geometry."""
+        return list(
+            self.info.get("convs") or ([self.info["conv"]] if self.info.get("conv") else [])
+        )
+
+    def conv_activations(self) -> list[tuple[dict, np.ndarray]]:
+        """(geometry, activations) of every convolution reading the input, in layer order."""
+        arrays = ([self.activations] if self.activations is not None else []) + list(
+            self.more_activations
+        )
+        return list(zip(self.convs, arrays, strict=False))
+
+    def kernels(self) -> list[np.ndarray]:
+        return ([self.kernel] if self.kernel is not None else []) + list(self.more_kernels)
+
 
 @dataclass
 class FilterMotifs:
-    """Each first-layer filter's PWM read from its top activations, and its match."""
+    """Each first-layer filter's PWM read from its top activations, and its match.
 
-    pwms: np.ndarray
+    Filters of every convolution reading the input are numbered in layer order, so
+    with parallel branches of widths 3 and 11 the PWMs have different widths.
+    """
+
+    pwms: list[np.ndarray]
     n_windows: np.ndarray
     matches: list[MotifMatch]
 
@@ -125,6 +155,12 @@ class Scores:
     multi: MultiScores | None = None
     interaction: InteractionScores | None = None
     problems: dict[str, str] = field(default_factory=dict)
+    not_earned: dict[str, str] = field(default_factory=dict)
+    """Per model: why its points are withheld (untrained, hand-set or reused), a sentence."""
+    readings: dict[str, str] = field(default_factory=dict)
+    """Per model: how it was read (output, column order, input length), for the report."""
+    stress: Any = None
+    """`grader.stress.StressScores` of `model`: stress suite and mutation maps."""
     seconds: float = 0.0
 
 
@@ -141,24 +177,63 @@ def _model_input_length(harvest: Harvest, name: str) -> int | None:
     return peek_input_length(model.path) if model.ok and model.path else None
 
 
+def student_columns(harvest: Harvest) -> tuple[int, ...] | None:
+    """The student's one-hot column order when their encoder only permutes A, C, G, T.
+
+    None for the standard order, or when the encoder is wrong in another way (then
+    the standard order is fed, and the encoder check says what is wrong).
+    """
+    from grader.checks import ENCODER_PROBE
+
+    probe = harvest.probes.get("encode_acgt") or {}
+    values = (probe.get("array") or {}).get("values")
+    if values is None or probe.get("error"):
+        return None
+    try:
+        got = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    columns = column_permutation(got, one_hot_encode_seqs(ENCODER_PROBE))
+    return None if columns is None or columns == (0, 1, 2, 3) else columns
+
+
+def _column_note(columns: tuple[int, ...] | None) -> str:
+    if columns is None:
+        return ""
+    order = ", ".join("ACGT"[c] for c in columns)
+    return f"fed one-hot columns in your encoder's order ({order})"
+
+
 def plan_inputs(
     harvest: Harvest, spec: AssignmentSpec, seed: SeedInfo
 ) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, Any]]:
     """Which hidden inputs each model gets; returns (request models, input sets, context)."""
     requests: dict[str, dict] = {}
     sets: dict[str, np.ndarray] = {}
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {"notes": {}}
     seq_len = spec.data.seq_len
+    columns = student_columns(harvest)
+    column_list = list(columns) if columns is not None else None
     if harvest.model("model").ok:
-        main = hidden_main(spec, seed)
+        length = _model_input_length(harvest, "model") or seq_len
+        main = hidden_main(spec, seed, length)
         context["main"] = main
         context["public_test"] = public_test(spec)
         sets["main"] = main.codes
-        sets["public_test"] = context["public_test"].codes
+        predict = ["main"]
+        if length == seq_len:
+            sets["public_test"] = context["public_test"].codes
+            predict.append("public_test")
+        else:
+            context["notes"]["model"] = (
+                f"built for sequences of length {length}, so it was scored on hidden data "
+                f"drawn at that length (oracle measured on the same data)"
+            )
         requests["model"] = {
             "file": str(harvest.model("model").path),
-            "predict": ["main", "public_test"],
+            "predict": predict,
             "activations": {"set": "main", "rows": spec.data.motif_probe_size},
+            "columns": column_list,
         }
     multi_motifs = harvest.value("multi_motifs")
     if harvest.model("multi_model").ok and multi_motifs.ok:
@@ -174,6 +249,8 @@ def plan_inputs(
             "file": str(harvest.model("multi_model").path),
             "predict": predict,
             "activations": {"set": "multi", "rows": len(multi.codes)},
+            "columns": column_list,
+            "n_motifs": len(multi.motifs),
         }
     rule = harvest.value("interaction_rule")
     motifs = interaction_motifs(harvest)
@@ -187,8 +264,12 @@ def plan_inputs(
         requests["interaction_model"] = {
             "file": str(harvest.model("interaction_model").path),
             "predict": [f"interaction_{k}" for k in probes.sets],
-            "activations": None,
+            # The first layer is read for the hand-set check only: a few rows suffice.
+            "activations": {"set": "interaction_none", "rows": 8},
+            "columns": column_list,
+            "n_motifs": 2,
         }
+    context["columns"] = columns
     return requests, sets, context
 
 
@@ -231,39 +312,64 @@ def run_scorer(
                 problem=str(out.get("problem", "")),
                 info=out.get("info") or {},
                 set_problems=out.get("set_problems") or {},
+                reading=str(out.get("reading", "")),
             )
+            extra: dict[str, dict[int, np.ndarray]] = {"activations": {}, "kernel": {}}
             for key in arrays.files:
                 owner, _, part = key.partition("/")
                 if owner != name:
                     continue
-                if part == "activations":
+                base, _, suffix = part.partition("@")
+                if base in extra and suffix.isdigit():
+                    extra[base][int(suffix)] = arrays[key]
+                elif part == "activations":
                     run.activations = arrays[key]
                 elif part == "kernel":
                     run.kernel = arrays[key]
+                elif suffix == "units":
+                    run.unit_predictions[base] = arrays[key]
                 else:
                     run.predictions[part] = arrays[key]
+            run.more_activations = [extra["activations"][i] for i in sorted(extra["activations"])]
+            run.more_kernels = [extra["kernel"][i] for i in sorted(extra["kernel"])]
             runs[name] = run
     return runs, ""
+
+
+def input_filter_pwms(
+    run: ModelRun, codes: np.ndarray, spec: AssignmentSpec
+) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """PWM of every filter of every convolution reading the input, from its activations
+    on `codes`, with the number of windows behind each; None when none could be read."""
+    pwms: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    for conv, activations in run.conv_activations():
+        rows = activations.shape[0]
+        conv_pwms, n_windows = filter_pwms(
+            codes[:rows],
+            activations,
+            width=conv["width"],
+            rule="threshold",
+            fraction=spec.thresholds.pwm_activation_fraction,
+            offset=conv["offset"],
+            stride=conv["stride"],
+            baseline="median",
+        )
+        pwms.extend(conv_pwms)
+        counts.append(n_windows)
+    if not pwms:
+        return None
+    return pwms, np.concatenate(counts)
 
 
 def filter_motifs(
     run: ModelRun, codes: np.ndarray, motif: str, spec: AssignmentSpec
 ) -> FilterMotifs | None:
     """PWM of every filter from its top activations on `codes`, and its match to `motif`."""
-    conv = run.info.get("conv")
-    if run.activations is None or not conv:
+    read = input_filter_pwms(run, codes, spec)
+    if read is None:
         return None
-    rows = run.activations.shape[0]
-    pwms, n_windows = filter_pwms(
-        codes[:rows],
-        run.activations,
-        width=conv["width"],
-        rule="threshold",
-        fraction=spec.thresholds.pwm_activation_fraction,
-        offset=conv["offset"],
-        stride=conv["stride"],
-        baseline="median",
-    )
+    pwms, n_windows = read
     return FilterMotifs(pwms, n_windows, [motif_similarity(p, motif) for p in pwms])
 
 
@@ -312,18 +418,9 @@ def _multi_scores(run: ModelRun, multi: HiddenMulti, spec: AssignmentSpec) -> Mu
         except InputError:
             evaluation = None
     similarities, assignment, recovered, pwms = None, [], [], None
-    conv = run.info.get("conv")
-    if run.activations is not None and conv:
-        pwms, _ = filter_pwms(
-            multi.codes,
-            run.activations,
-            width=conv["width"],
-            rule="threshold",
-            fraction=spec.thresholds.pwm_activation_fraction,
-            offset=conv["offset"],
-            stride=conv["stride"],
-            baseline="median",
-        )
+    read = input_filter_pwms(run, multi.codes, spec)
+    if read is not None:
+        pwms = read[0]
         similarities = similarity_matrix(pwms, multi.motifs)
         assignment = assign_filters(similarities)
         recovered = []
@@ -333,11 +430,25 @@ def _multi_scores(run: ModelRun, multi: HiddenMulti, spec: AssignmentSpec) -> Mu
                 motif_similarity(pwms[f], motif), motif, spec.thresholds.recovery_similarity
             )
             recovered.append(bool(ok))
-    responses = {
-        key.removeprefix("multi_"): float(np.mean(values))
-        for key, values in run.predictions.items()
-        if key.startswith("multi_")
-    }
+    responses = {}
+    for key, values in run.predictions.items():
+        if not key.startswith("multi_"):
+            continue
+        pattern = key.removeprefix("multi_")
+        units = run.unit_predictions.get(key)
+        if (
+            units is not None
+            and pattern.startswith("only_")
+            and units.shape[1] == len(multi.motifs)
+        ):
+            # One output unit per motif: the response to a motif is its own unit's.
+            values = units[:, int(pattern.removeprefix("only_"))]
+        responses[pattern] = float(np.mean(values))
+    if "none" in responses and "multi_none" in run.unit_predictions:
+        units = run.unit_predictions["multi_none"]
+        if units.shape[1] == len(multi.motifs):
+            for i in range(len(multi.motifs)):
+                responses[f"none_{i}"] = float(np.mean(units[:, i]))
     return MultiScores(
         multi.motifs, evaluation, multi.oracle, similarities, assignment, recovered, pwms, responses
     )
@@ -352,6 +463,69 @@ def _interaction_scores(run: ModelRun, probes: InteractionProbes, rule: str) -> 
     return InteractionScores(probes.motifs, rule, means)
 
 
+def not_earned(runs: dict[str, ModelRun]) -> dict[str, str]:
+    """Why a model's points are withheld, per model: never trained, set by hand, or the
+    main model handed in again under another name. Each reason is one sentence."""
+    reasons: dict[str, str] = {}
+    main_fingerprint = runs["model"].info.get("weights_fingerprint") if "model" in runs else ""
+    for name, run in runs.items():
+        if not run.loaded or run.problem:
+            continue
+        steps = run.info.get("optimizer_steps")
+        hand_set = [
+            f"{i}:{f}" if len(run.kernels()) > 1 else str(f)
+            for i, kernel in enumerate(run.kernels())
+            for f in hand_set_filters(kernel)
+        ]
+        fingerprint = run.info.get("weights_fingerprint")
+        if name != "model" and fingerprint and fingerprint == main_fingerprint:
+            reasons[name] = (
+                f"`{name}` is the same model as `model` (identical weights); train a separate "
+                "model on this experiment's data."
+            )
+        elif hand_set:
+            reasons[name] = (
+                f"`{name}` has first-layer filters ({', '.join(hand_set[:6])}) whose weights are "
+                "whole numbers or a few repeated values, a pattern typed in rather than learnt, "
+                "so it earns no model points; train the model instead."
+            )
+        elif steps is None:
+            reasons[name] = (
+                f"`{name}` carries no record of training (its saved file has no optimizer "
+                "state), so it earns no model points; compile it and train it with fit()."
+            )
+        elif steps <= 0:
+            reasons[name] = (
+                f"`{name}` was never trained (its optimizer has taken 0 steps), so it earns no "
+                "model points; train it with fit() before handing it in."
+            )
+    return reasons
+
+
+def _readings(runs: dict[str, ModelRun], context: dict[str, Any]) -> dict[str, str]:
+    """How each model was read, in words the report shows beside its checks."""
+    readings = {}
+    for name, run in runs.items():
+        if not run.loaded:
+            continue
+        usual = run.reading in ("", "one output per sequence")
+        parts = [] if usual else [f"output: {run.reading}"]
+        column_note = _column_note(context.get("columns"))
+        if column_note:
+            parts.append(column_note)
+        if context.get("notes", {}).get(name):
+            parts.append(context["notes"][name])
+        convs = run.convs
+        if len(convs) > 1:
+            parts.append(
+                "motifs read from every convolution on the input: "
+                + ", ".join(f"{c['name']} ({c['filters']} x width {c['width']})" for c in convs)
+            )
+        if parts:
+            readings[name] = "; ".join(parts)
+    return readings
+
+
 def score_submission(
     harvest: Harvest,
     spec: AssignmentSpec,
@@ -363,6 +537,8 @@ def score_submission(
     """Measure every harvested model on hidden data. Never raises for student problems."""
     started = time.monotonic()
     requests, sets, context = plan_inputs(harvest, spec, seed)
+    # Stress suite and mutation maps: more hidden input sets for `model` (grader/stress.py).
+    stress_plan = plan_stress(requests, sets, context, harvest, spec, seed)
     scores = Scores()
     if not requests:
         return scores
@@ -376,6 +552,8 @@ def score_submission(
         wrap=wrap,
     )
     scores.models = runs
+    scores.not_earned = not_earned(runs)
+    scores.readings = _readings(runs, context)
     if problem:
         for name in requests:
             scores.problems[name] = problem
@@ -387,5 +565,6 @@ def score_submission(
         scores.interaction = _interaction_scores(
             runs["interaction_model"], context["interaction"], context["interaction_rule"]
         )
+    scores.stress = stress_scores(runs.get("model"), stress_plan)
     scores.seconds = time.monotonic() - started
     return scores

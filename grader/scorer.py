@@ -7,24 +7,35 @@ seed, and hands back predictions, first-layer activations and a description of e
 model; every score is computed by the coordinator from those.
 
 Request (`request.json`): {"threads": int, "seed": int, "models": {name: {"file": str,
-"predict": [set names], "activations": {"set": name, "rows": int} | null}}}; inputs
-(`inputs.npz`): one uint8 code array (N, L) per set name. Output: `outputs.json`
-(per model: loaded, problem, info) and `outputs.npz` (`<model>/<set>` predictions,
-`<model>/activations`, `<model>/kernel`).
+"predict": [set names], "activations": {"set": name, "rows": int} | null,
+"columns": [4 ints] | null, "n_motifs": int | null}}}; inputs (`inputs.npz`): one uint8
+code array (N, L) per set name. Output: `outputs.json` (per model: loaded, problem,
+info, reading) and `outputs.npz` (`<model>/<set>` probabilities, `<model>/<set>@units`
+per-unit probabilities of multi-unit models, `<model>/activations` and `<model>/kernel`
+for the first convolution reading the input, `<model>/activations@i`, `<model>/kernel@i`
+for the i-th further one).
+
+`model_probabilities` is the one place where a model's raw output becomes one
+probability per sequence; every caller that scores a model goes through it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import sys
 import traceback
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 PREDICT_BATCH = 512
+MAX_WEIGHTS_BYTES = 600_000_000
 
 
 def _configure(threads: int, seed: int) -> None:
@@ -38,10 +49,203 @@ def _configure(threads: int, seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def _onehot(codes: np.ndarray) -> np.ndarray:
+def _onehot(codes: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
+    """One-hot input in A, C, G, T order, or in the student's own column order."""
     from reference.encode import codes_to_onehot
 
-    return codes_to_onehot(codes)
+    onehot = codes_to_onehot(codes)
+    return onehot if columns is None else np.ascontiguousarray(onehot[..., list(columns)])
+
+
+# --------------------------------------------------------------------------- output reading
+
+
+@dataclass(frozen=True)
+class OutputReading:
+    """How a model's raw output was turned into probabilities, in one sentence."""
+
+    probability: dict[str, np.ndarray]
+    """Per input set: one probability per sequence, shape (N,)."""
+    units: dict[str, np.ndarray]
+    """Per input set, for models with one output unit per motif: (N, units) probabilities."""
+    how: str
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _as_matrix(raw: Any) -> np.ndarray:
+    """(N, units) from one output array or a list of outputs (multi-output models)."""
+    parts = list(raw.values()) if isinstance(raw, dict) else raw
+    parts = parts if isinstance(parts, list | tuple) else [parts]
+    n = int(np.asarray(parts[0]).shape[0]) if parts and np.asarray(parts[0]).ndim else 0
+    columns = []
+    for part in parts:
+        array = np.asarray(part, dtype=np.float64)
+        if array.ndim == 0 or array.shape[0] != n:
+            raise ValueError(f"the model outputs shape {array.shape} for {n} sequences")
+        columns.append(array.reshape(n, -1))
+    matrix = np.concatenate(columns, axis=1)
+    if matrix.shape[1] == 0:
+        raise ValueError("the model outputs no values")
+    return matrix
+
+
+def output_scale(model: Any) -> str:
+    """ "probability" when every output ends in a sigmoid or softmax, "logit" when in a
+    linear unit (a model trained with from_logits=True), else "unknown"."""
+    scales = set()
+    for tensor in getattr(model, "outputs", None) or []:
+        history = getattr(tensor, "_keras_history", None)
+        layer = history[0] if history else None
+        activation = ""
+        if layer is not None:
+            try:
+                activation = str(layer.get_config().get("activation") or "")
+            except Exception:
+                activation = ""
+        if activation in ("sigmoid", "softmax"):
+            scales.add("probability")
+        elif activation == "linear" and type(layer).__name__ == "Dense":
+            scales.add("logit")
+        else:
+            scales.add("unknown")
+    return scales.pop() if len(scales) == 1 else "unknown"
+
+
+def read_outputs(raw: dict[str, Any], *, scale: str, n_motifs: int | None = None) -> OutputReading:
+    """Raw outputs per input set -> one probability per sequence, read as the model was built.
+
+    - (N,) or (N, 1): the score itself.
+    - (N, 2) whose rows are probabilities summing to 1: a two-class softmax, read by its
+      positive column (column 1). Two columns that are logits go through a softmax first.
+    - (N, k) with one unit per declared motif (or a list of k outputs): each unit is that
+      motif's probability; the sequence's probability is their maximum. Other widths are
+      read by their maximum too (a k-class softmax: 1 - the probability of class 0).
+    - Outputs that leave [0, 1] anywhere (or end in a linear unit) are logits and pass
+      through a sigmoid, so Q5/Q6 margins are always compared as probabilities.
+    """
+    matrices = {name: _as_matrix(value) for name, value in raw.items()}
+    heads = any(isinstance(value, list | tuple) and len(value) > 1 for value in raw.values())
+    if not matrices:
+        return OutputReading({}, {}, "no output was read")
+    widths = {m.shape[1] for m in matrices.values()}
+    if len(widths) != 1:
+        raise ValueError(f"the model's output width changes between inputs: {sorted(widths)}")
+    width = widths.pop()
+    values = np.concatenate([m.ravel() for m in matrices.values()])
+    outside = bool(values.size) and (values.min() < -1e-6 or values.max() > 1 + 1e-6)
+    logits = scale == "logit" or outside
+    rows_sum_to_one = (
+        not logits
+        and width >= 2
+        and all(np.allclose(m.sum(axis=1), 1.0, atol=1e-3) for m in matrices.values())
+    )
+    probability: dict[str, np.ndarray] = {}
+    units: dict[str, np.ndarray] = {}
+    # Rows summing to 1 are a softmax over classes, never one unit per motif; two logit
+    # columns are read as a softmax too, unless they come from separate output heads.
+    per_motif = (
+        n_motifs is not None
+        and width == n_motifs
+        and width >= 2
+        and not rows_sum_to_one
+        and (heads or not (logits and width == 2))
+    )
+    if width == 1:
+        for name, m in matrices.items():
+            probability[name] = _sigmoid(m[:, 0]) if logits else m[:, 0]
+        how = "one output per sequence" + (", read as a logit (sigmoid applied)" if logits else "")
+    elif width == 2 and rows_sum_to_one and not per_motif:
+        for name, m in matrices.items():
+            probability[name] = m[:, 1]
+        how = "two-column softmax, read by its positive column (column 1)"
+    elif width == 2 and logits and not per_motif:
+        for name, m in matrices.items():
+            probability[name] = _softmax(m)[:, 1]
+        how = "two-column output of logits, read as a softmax's positive column (column 1)"
+    elif rows_sum_to_one and not per_motif:
+        for name, m in matrices.items():
+            probability[name] = 1.0 - m[:, 0]
+        how = f"{width}-class softmax, read as 1 - the probability of class 0"
+    else:
+        for name, m in matrices.items():
+            p = _sigmoid(m) if logits else m
+            units[name] = p
+            probability[name] = p.max(axis=1)
+        how = (
+            f"one output unit per declared motif ({width}), the sequence's score their maximum"
+            if per_motif
+            else f"{width} output units, read by their maximum"
+        ) + (" (logits, sigmoid applied)" if logits else "")
+    return OutputReading(probability, units, how)
+
+
+def model_probabilities(
+    model: Any, inputs: dict[str, np.ndarray], *, n_motifs: int | None = None
+) -> tuple[OutputReading, dict[str, str]]:
+    """Run `model` on one-hot inputs and read one probability per sequence from each set.
+
+    The one function that turns a model's raw output into probabilities: every set of
+    one model is read the same way (a model whose output leaves [0, 1] on any set is
+    read as logits on all). Returns the reading and, per set that failed, a sentence.
+    """
+    raw: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, onehot in inputs.items():
+        try:
+            raw[name] = model.predict(onehot, batch_size=PREDICT_BATCH, verbose=0)
+        except Exception as exc:
+            problems[name] = (
+                f"failed on {onehot.shape[0]} sequences one-hot encoded as {tuple(onehot.shape)}: "
+                f"{type(exc).__name__}: {str(exc)[:300]}"
+            )
+    try:
+        reading = read_outputs(raw, scale=output_scale(model), n_motifs=n_motifs)
+    except ValueError as exc:
+        for name in raw:
+            problems[name] = f"its output could not be read as one score per sequence: {exc}"
+        reading = OutputReading({}, {}, str(exc))
+    return reading, problems
+
+
+def _optimizer_steps(path: Path) -> int | None:
+    """The optimizer's iteration count saved in a .keras file: how many training steps
+    the model took. None when the file holds no optimizer (the model was never compiled)."""
+    import h5py
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("model.weights.h5")
+            if info.file_size > MAX_WEIGHTS_BYTES:
+                return None
+            data = archive.read(info)
+        with h5py.File(io.BytesIO(data), "r") as weights:
+            if "optimizer/vars/0" not in weights:
+                return None
+            value = np.asarray(weights["optimizer/vars/0"][()])
+            if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+                return None
+            return int(value.reshape(()))
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def _weights_fingerprint(model: Any) -> str:
+    """A hash of every weight: two contract names holding one model have the same one."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        array = np.ascontiguousarray(np.asarray(weight, dtype=np.float32))
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:20]
 
 
 def _layer_rows(model: Any) -> list[dict]:
@@ -107,7 +311,7 @@ def _layer_rows(model: Any) -> list[dict]:
 
 
 def _describe(model: Any) -> dict:
-    from reference.model import first_conv_layer, window_geometry
+    from reference.model import conv_geometry, input_conv_layers
 
     info: dict[str, Any] = {
         "count_params": int(model.count_params()),
@@ -116,21 +320,33 @@ def _describe(model: Any) -> dict:
         "input_shape": [None if d is None else int(d) for d in model.inputs[0].shape]
         if getattr(model, "inputs", None)
         else None,
+        "outputs": len(getattr(model, "outputs", None) or []),
     }
+    length = (info["input_shape"] or [None, None])[1] if info["input_shape"] else None
     try:
-        conv = first_conv_layer(model)
-        width, offset, stride = window_geometry(model)
-        info["conv"] = {
-            "name": conv.name,
-            "filters": int(conv.get_config()["filters"]),
-            "width": int(width),
-            "offset": int(offset),
-            "stride": int(stride),
-            "activation": str(conv.get_config().get("activation")),
-        }
+        convs = []
+        for conv in input_conv_layers(model):
+            width, offset, stride = conv_geometry(conv, length)
+            convs.append(
+                {
+                    "name": conv.name,
+                    "filters": int(conv.get_config()["filters"]),
+                    "width": int(width),
+                    "offset": int(offset),
+                    "stride": int(stride),
+                    "activation": str(conv.get_config().get("activation")),
+                }
+            )
+        info["convs"] = convs
+        info["conv"] = convs[0]
     except Exception as exc:
         info["conv"] = None
+        info["convs"] = []
         info["conv_problem"] = str(exc)[:500]
+    try:
+        info["weights_fingerprint"] = _weights_fingerprint(model)
+    except Exception:
+        info["weights_fingerprint"] = ""
     return info
 
 
@@ -153,37 +369,50 @@ def _score_model(name: str, spec: dict, inputs: Any, arrays: dict) -> dict:
         info = _describe(model)
     except Exception as exc:
         return {"loaded": True, "problem": f"`{name}` could not be inspected: {exc}"}
+    info["optimizer_steps"] = _optimizer_steps(path)
+    # --- similarity review (grader/integrity): a digest of the rounded weights ---
+    info["weights_digest"] = _weights_digest(model)
+    # --- end similarity review ---
+    columns = spec.get("columns")
     result: dict[str, Any] = {"loaded": True, "problem": "", "info": info, "set_problems": {}}
-    for set_name in spec.get("predict", []):
-        codes = inputs[set_name]
-        try:
-            scores = model.predict(_onehot(codes), batch_size=PREDICT_BATCH, verbose=0)
-            scores = np.asarray(scores, dtype=np.float64)
-            if scores.ndim > 1 and scores.shape[-1] != 1:
-                raise ValueError(
-                    f"the model outputs shape {scores.shape}; it must output one score"
-                )
-            arrays[f"{name}/{set_name}"] = scores.reshape(len(codes))
-        except Exception as exc:
-            result["set_problems"][set_name] = (
-                f"`{name}` failed on {codes.shape[0]} sequences of length {codes.shape[1]} "
-                f"one-hot encoded as ({codes.shape[0]}, {codes.shape[1]}, 4): "
-                f"{type(exc).__name__}: {str(exc)[:300]}"
-            )
+    onehots = {s: _onehot(inputs[s], columns) for s in spec.get("predict", [])}
+    reading, problems = model_probabilities(model, onehots, n_motifs=spec.get("n_motifs"))
+    for set_name, problem in problems.items():
+        result["set_problems"][set_name] = f"`{name}` {problem}"
+    for set_name, values in reading.probability.items():
+        arrays[f"{name}/{set_name}"] = values
+    for set_name, values in reading.units.items():
+        arrays[f"{name}/{set_name}@units"] = values
+    result["reading"] = reading.how
     activation_spec = spec.get("activations")
     if activation_spec and info.get("conv"):
-        from reference.model import conv_activations, first_conv_layer
+        from reference.model import input_conv_activations
 
         codes = inputs[activation_spec["set"]][: activation_spec["rows"]]
         try:
-            arrays[f"{name}/activations"] = conv_activations(model, _onehot(codes)).astype(
-                np.float32
-            )
-            kernel = first_conv_layer(model).get_weights()[0]
-            arrays[f"{name}/kernel"] = np.asarray(kernel, dtype=np.float32)
+            for i, (conv, acts) in enumerate(
+                input_conv_activations(model, _onehot(codes, columns))
+            ):
+                suffix = "" if i == 0 else f"@{i}"
+                arrays[f"{name}/activations{suffix}"] = acts.astype(np.float32)
+                kernel = np.asarray(conv.get_weights()[0], dtype=np.float32)
+                if columns is not None and kernel.ndim == 3 and kernel.shape[1] == 4:
+                    # Back to A, C, G, T rows, so kernels read the same for every student.
+                    kernel = kernel[:, np.argsort(columns), :]
+                arrays[f"{name}/kernel{suffix}"] = kernel
         except Exception as exc:
             result["set_problems"]["activations"] = f"first-layer activations failed: {exc}"
     return result
+
+
+def _weights_digest(model: Any) -> str:
+    """Equal for the same trained weights, whatever the code that produced them."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.round(np.asarray(weights, dtype=np.float64), 4).tobytes())
+    return digest.hexdigest()[:32]
 
 
 def run(scorer_dir: Path) -> int:

@@ -33,7 +33,7 @@ from grader.batch import kernel_expectation_rows, kernel_reference
 from grader.discover import discover_submissions
 from grader.export import results_json
 from grader.pipeline import GradedSubmission, GradingOptions, grade_submission
-from grader.report import fmt, render_student_report
+from grader.report import SelfCheckTotals, fmt, render_student_report, write_kernel_log
 from grader.results import CheckResult, StudentResult
 from grader.spec import AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
@@ -50,6 +50,7 @@ HIDDEN_CHECK_INPUTS: dict[str, tuple[str, ...]] = {
         "interaction_rule",
         "interaction_motifs|multi_motifs",
     ),
+    "stress_suite": ("model",),
 }
 GradeFunction = Callable[..., GradedSubmission]
 REPORT_NAME = "report.html"
@@ -75,7 +76,7 @@ class CheckVerdict:
         return f"{c.question} · {c.title}: {fmt(c.points)} / {fmt(c.max_points)} points"
 
 
-def _manual_verdict(check: CheckResult) -> CheckVerdict:
+def _manual_verdict(check: CheckResult, answers: Mapping[str, str] | None) -> CheckVerdict:
     number = check.question.removeprefix("Q")
     text = check.evidence.get("text") if check.evidence else None
     if text:
@@ -89,6 +90,14 @@ def _manual_verdict(check: CheckResult) -> CheckVerdict:
     if text is None and check.message:
         # No answers were read at all (the notebook could not be opened): say why.
         return CheckVerdict(check, "failed", check.message)
+    if answers is not None and check.question in answers:
+        return CheckVerdict(
+            check,
+            "failed",
+            f"No written answer for {check.question} yet ({fmt(check.max_points)} points, graded "
+            f"by hand): the 'Answer Q{number}' cell is there but still holds the placeholder; "
+            "write your answer below its first line.",
+        )
     return CheckVerdict(
         check,
         "failed",
@@ -138,17 +147,20 @@ def _hidden_verdict(
 
 
 def verdict_for(
-    check: CheckResult, inputs: Mapping[str, Mapping[str, Any]] | None = None
+    check: CheckResult,
+    inputs: Mapping[str, Mapping[str, Any]] | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> CheckVerdict:
     """The self-check's verdict on one check (the rules are in the module doc).
 
     `inputs` maps contract names to the harvest's {"present", "ok", "problem"}; without
-    it hidden checks are simply skipped.
+    it hidden checks are simply skipped. `answers` (question -> text, "" for a cell
+    still holding the placeholder) tells an unwritten answer cell from a missing one.
     """
     if check.visibility == "hidden":
         return _hidden_verdict(check, inputs)
     if check.kind == "manual":
-        return _manual_verdict(check)
+        return _manual_verdict(check, answers)
     if check.status == "passed":
         return CheckVerdict(check, "passed", check.message)
     if check.status == "skipped":
@@ -228,9 +240,19 @@ def summary_lines(outcome: SelfCheckResult) -> list[str]:
         f"({fmt(hidden)} points) and written answers ({fmt(manual)} points) are graded by your "
         "instructor."
     )
+    isolation = result.environment.get("isolation")
+    if isolation:
+        lines.append(f"Ran your notebook {_isolation_words(result.environment)}: {isolation}")
     if outcome.report_path is not None:
         lines.append(f"Report: {outcome.report_path}")
     return lines
+
+
+def _isolation_words(environment: dict) -> str:
+    """A self-check may run unisolated (it is the student's own code on their own machine)."""
+    if environment.get("isolated"):
+        return "in an isolating sandbox"
+    return "without isolation (fine for your own notebook; your instructor's grader isolates it)"
 
 
 def markdown_summary(outcome: SelfCheckResult) -> str:
@@ -257,14 +279,33 @@ def markdown_summary(outcome: SelfCheckResult) -> str:
     return "\n".join(rows) + "\n"
 
 
+def report_totals(outcome: SelfCheckResult) -> SelfCheckTotals:
+    """The self-check's own totals and verdicts, so its HTML says what its terminal says."""
+    earned, maximum = outcome.public_points
+    checks = [v.check for v in outcome.verdicts]
+    return SelfCheckTotals(
+        earned=earned,
+        maximum=maximum,
+        hidden_max=round(sum(c.max_points for c in checks if c.visibility == "hidden"), 4),
+        manual_max=round(sum(c.max_points for c in checks if c.kind == "manual"), 4),
+        verdicts={v.name: (v.verdict, v.message) for v in outcome.verdicts},
+    )
+
+
 def write_selfcheck_outputs(
     out_dir: Path, graded: GradedSubmission, outcome: SelfCheckResult, spec: AssignmentSpec
 ) -> Path:
     """report.html, results.json, executed.ipynb and summary.md, as `grade` writes them."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    html = render_student_report(graded.result, spec, kernel_reference=kernel_reference())
+    html = render_student_report(
+        graded.result,
+        spec,
+        kernel_reference=kernel_reference(),
+        self_check=report_totals(outcome),
+    )
     report = out_dir / REPORT_NAME
     report.write_text(html, encoding="utf-8")
+    write_kernel_log(out_dir, graded.result)
     (out_dir / "results.json").write_text(results_json(graded.result), encoding="utf-8")
     if graded.executed_notebook:
         (out_dir / "executed.ipynb").write_bytes(graded.executed_notebook)
@@ -302,12 +343,15 @@ def check_notebook(
         submission,
         spec,
         development_seed(spec),
-        GradingOptions(sandbox=sandbox, include_hidden=False),
+        # The student's own notebook on the student's own machine: run it even without an
+        # isolating sandbox, and say which mode was used (the report's `isolation`).
+        GradingOptions(sandbox=sandbox, include_hidden=False, allow_unisolated=True),
         kernel_expectation_rows(),
     )
     details = graded.result.details
     inputs = {**details.get("contract", {}), **details.get("models", {})} or None
-    verdicts = tuple(verdict_for(c, inputs) for c in graded.result.checks)
+    answers = details.get("answers")
+    verdicts = tuple(verdict_for(c, inputs, answers) for c in graded.result.checks)
     outcome = SelfCheckResult(
         notebook=notebook,
         result=graded.result,

@@ -76,6 +76,8 @@ class ThresholdsSpec(_Frozen):
     ceiling_tolerance: float = Field(ge=0)
     interaction_margin: float = Field(ge=0)
     response_margin: float = Field(ge=0)
+    expectation_tolerance: float = Field(default=0.05, ge=0)
+    motif_overlap_min_shared: int = Field(default=4, ge=1)
 
 
 class CheckSpec(_Frozen):
@@ -87,12 +89,88 @@ class CheckSpec(_Frozen):
     kind: Literal["auto", "manual"] = "auto"
 
 
+class RubricItemSpec(_Frozen):
+    """A rubric item for a written answer, applied with one key in the grading desk.
+
+    Points may be negative (a deduction). These are the items a course starts with;
+    items added or re-weighted in the desk live in the gradebook from then on.
+    """
+
+    question: Literal["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    points: float
+    comment: str = Field(min_length=1)
+
+
+class SimilaritySpec(_Frozen):
+    """Where a pair of submissions counts as "similar, review" (instructor only, never a grade)."""
+
+    code_kgram: int = Field(gt=0)
+    code_window: int = Field(gt=0)
+    code_flag: float = Field(gt=0, le=1)
+    code_min_tokens: int = Field(ge=0)
+    text_shingle_words: int = Field(gt=0)
+    text_flag: float = Field(gt=0, le=1)
+    text_min_shingles: int = Field(gt=0)
+    filter_cosine_flag: float = Field(gt=0, le=1)
+    metrics_min_shared: int = Field(gt=0)
+    metric_min_decimals: int = Field(gt=0)
+    common_fraction: float = Field(gt=0, le=1)
+    common_min_students: int = Field(ge=2)
+    cluster_min_size: int = Field(ge=3)
+
+
+class StressSetSpec(_Frozen):
+    """One set of the hidden stress suite (generators: `reference.stress.GENERATORS`)."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    generator: Literal[
+        "motif_at_ends",
+        "reverse_complement",
+        "two_copies",
+        "near_miss",
+        "dinucleotide_shuffled",
+        "long_sequences",
+    ]
+    size: int = Field(gt=1, le=5000)
+    seq_len: int | None = Field(default=None, gt=0, le=2000)
+    min_auc_fraction: float = Field(ge=0, le=1)
+    max_fpr: float | None = Field(default=None, ge=0, le=1)
+    recall: float = Field(default=0.9, gt=0, le=1)
+
+
+class StressSpec(_Frozen):
+    """The hidden stress suite and mutation maps of `model`; they earn the points of the
+    `stress_suite` check (0 unless the instructor gives some)."""
+
+    enabled: bool = True
+    ism_sequences: int = Field(default=4, ge=0, le=50)
+    ism_shown: int = Field(default=1, ge=0, le=4)
+    sets: tuple[StressSetSpec, ...] = ()
+
+
+class LeaderboardSpec(_Frozen):
+    """How the class leaderboard names students: real ids, keyed pseudonyms, or not at all.
+
+    Pseudonyms are a keyed hash of the student id; the key is `key` when set (one per
+    course, so names stay stable across re-grades and secrets), else the secret seed.
+    """
+
+    names: Literal["real", "pseudonyms", "off"] = "pseudonyms"
+    key: str = ""
+
+
 class AssignmentSpec(_Frozen):
     assignment: AssignmentInfo
     data: DataSpec
     limits: LimitsSpec
     thresholds: ThresholdsSpec
     checks: tuple[CheckSpec, ...]
+    rubric: tuple[RubricItemSpec, ...] = ()
+    similarity: SimilaritySpec | None = None
+    stress: StressSpec = StressSpec()
+    leaderboard: LeaderboardSpec = LeaderboardSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> AssignmentSpec:
@@ -105,6 +183,18 @@ class AssignmentSpec(_Frozen):
             raise ValueError("thresholds.auc_zero_fraction must be below auc_full_fraction")
         if t.recovery_partial_from >= t.recovery_similarity:
             raise ValueError("thresholds.recovery_partial_from must be below recovery_similarity")
+        return self
+
+    @model_validator(mode="after")
+    def _rubric_consistent(self) -> AssignmentSpec:
+        ids = [item.id for item in self.rubric]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"rubric ids must be unique; repeated: {duplicates}")
+        manual = {c.question for c in self.checks if c.kind == "manual"}
+        stray = sorted({item.question for item in self.rubric} - manual)
+        if stray:
+            raise ValueError(f"rubric items for {stray}, which have no manual check")
         return self
 
     def check(self, check_id: str) -> CheckSpec:
@@ -124,7 +214,10 @@ class AssignmentSpec(_Frozen):
     @property
     def fingerprint(self) -> str:
         """Content hash: a changed spec means earlier grades are not comparable."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        # The rubric only guides hand grading, and the similarity thresholds and the
+        # leaderboard's naming decide no grade: editing them must not orphan the grades.
+        dumped = self.model_dump_json(exclude={"rubric", "similarity", "leaderboard"})
+        return hashlib.sha256(dumped.encode()).hexdigest()[:16]
 
 
 def load_spec(path: Path | str | None = None) -> AssignmentSpec:

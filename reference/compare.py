@@ -130,3 +130,33 @@ def assign_filters(similarities: np.ndarray) -> list[int]:
     for r, c in zip(rows, cols, strict=True):
         assignment[int(c)] = int(r)
     return assignment
+
+
+def shared_run(a: str, b: str) -> int:
+    """Length of the longest run of bases `a` shares with `b` or its reverse complement."""
+    a, b = check_motif("a", a), check_motif("b", b)
+    best = 0
+    for other in (b, reverse_complement(b)):
+        # Classic longest-common-substring table, one row at a time: motifs are short.
+        previous = [0] * (len(other) + 1)
+        for x in a:
+            current = [0] * (len(other) + 1)
+            for j, y in enumerate(other, start=1):
+                if x == y:
+                    current[j] = previous[j - 1] + 1
+                    best = max(best, current[j])
+            previous = current
+    return best
+
+
+def motifs_overlap(a: str, b: str, min_shared: int = 4) -> bool:
+    """Whether two motifs are too alike to count as different motifs, on either strand.
+
+    They overlap when one contains the other, or when they share a run of all but one
+    base of the shorter motif (and at least `min_shared` bases): a filter for one then
+    also fires on the other, so a model would "respond" to both without having
+    learnt two motifs.
+    """
+    shorter = min(len(a), len(b))
+    needed = min(shorter, max(min_shared, shorter - 1))
+    return shared_run(a, b) >= needed

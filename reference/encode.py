@@ -129,3 +129,25 @@ def reverse_complement(seq: str) -> str:
     if not seq:
         return ""
     return codes_to_seqs(reverse_complement_codes(seqs_to_codes([seq])))[0]
+
+
+def column_permutation(got: np.ndarray, expected: np.ndarray) -> tuple[int, ...] | None:
+    """`columns` with got == expected[..., columns], when `got` only reorders the 4 columns.
+
+    A student's encoder that consistently uses another base order (say A, G, C, T) is
+    a correct encoder for their own models: feeding those models data in that order
+    reads them as they were built. Returns None for anything but a pure permutation.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape or got.ndim < 2 or got.shape[-1] != 4:
+        return None
+    flat_got = got.reshape(-1, 4)
+    flat_expected = expected.reshape(-1, 4)
+    columns = []
+    for j in range(4):
+        matches = [b for b in range(4) if np.allclose(flat_got[:, j], flat_expected[:, b])]
+        if len(matches) != 1:
+            return None
+        columns.append(matches[0])
+    return tuple(columns) if sorted(columns) == [0, 1, 2, 3] else None

@@ -43,6 +43,7 @@ from reference.metrics import Evaluation, evaluate
 from reference.model import conv_activations, parameter_breakdown, window_geometry
 from reference.motifs import filter_pwms
 from reference.oracle import multi_motif_oracle_scores, oracle_scores
+from reference.stress import SetDefinition, stress_answer
 from reference.train import (
     REFERENCE_CONFIG,
     STARTER_CONFIG,
@@ -1014,6 +1015,8 @@ class ReferenceResults:
     q6: InteractionAnswer
     seconds: float
     stage_seconds: dict[str, float]
+    stress: dict | None = None
+    """Stress suite and mutation maps of the main model (`reference.stress.stress_answer`)."""
 
     def to_dict(self) -> dict:
         return _jsonable(
@@ -1032,6 +1035,9 @@ class ReferenceResults:
                 "q6_interaction": self.q6.to_dict(),
                 "seconds": self.seconds,
                 "stage_seconds": self.stage_seconds,
+                "stress": None
+                if self.stress is None
+                else {k: v for k, v in self.stress.items() if not k.startswith("ism_")},
             }
         )
 
@@ -1045,8 +1051,11 @@ def run_all(
     threads: int = 2,
     config: ReferenceConfig = REFERENCE_CONFIG,
     mode: str | None = None,
+    stress: Sequence[SetDefinition] = (),
 ) -> ReferenceResults:
     """Answer Q1-Q6 with the reference configuration.
+
+    `stress` (the grader spec's stress sets) are run on the main model and the oracle.
 
     `quick` trims the sweeps (fewer widths and noise levels, side models capped at 12
     epochs) but trains the main model exactly as the full run does. `mode="smoke"`
@@ -1082,6 +1091,18 @@ def run_all(
     say("Q3: reading the filters")
     q3 = motif_recovery(main_fit.model, task, STARTER_MOTIF, threshold)
     t = lap("q3", t)
+
+    stress_result = None
+    if stress:
+        say("Stress suite and mutation maps of the main model")
+        stress_result = stress_answer(
+            lambda codes: predict_scores(main_fit.model, codes_to_onehot(codes)),
+            stress,
+            STARTER_MOTIF,
+            seed,
+            task.codes_test[task.y_test == 1],
+        )
+        t = lap("stress", t)
 
     side = {"seed": seed, "epochs": plan.side_epochs, "patience": plan.side_patience}
     q2 = kernel_size_sweep(
@@ -1144,4 +1165,5 @@ def run_all(
         q6=q6,
         seconds=_round(time.perf_counter() - started, 2),
         stage_seconds=stages,
+        stress=stress_result,
     )

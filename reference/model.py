@@ -280,3 +280,98 @@ def conv_activations(model: Any, X: np.ndarray, batch_size: int = 1024) -> np.nd
         for i in range(0, X.shape[0], batch_size)
     ]
     return np.concatenate(parts)
+
+
+POSITION_PRESERVING = (
+    "InputLayer",
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "PReLU",
+    "Softmax",
+)
+"""Layers between the one-hot input and a convolution that keep each position's bases
+where they are, so the convolution still reads k-mers of the input."""
+
+
+def _reads_input(tensor: Any, depth: int = 0) -> bool:
+    """Whether `tensor` is the model input, reached only through position-preserving layers."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None or depth > 50:
+        return False
+    operation, node_index, _ = history
+    if type(operation).__name__ == "InputLayer":
+        return True
+    if type(operation).__name__ not in POSITION_PRESERVING:
+        return False
+    nodes = getattr(operation, "_inbound_nodes", None) or []
+    if node_index >= len(nodes):
+        return False
+    inputs = list(nodes[node_index].input_tensors)
+    return len(inputs) == 1 and _reads_input(inputs[0], depth + 1)
+
+
+def input_conv_layers(model: Any) -> list[keras.layers.Conv1D]:
+    """Every `Conv1D` that reads the one-hot input: directly, through dropout, noise,
+    normalisation or activation layers, or as one of several parallel branches.
+
+    Each such filter scans k-mers of the sequence, so each may hold the motif. A
+    convolution stacked on another reads features, not bases, and is left out. When
+    the graph cannot be traced (a nested sub-model), the first `Conv1D` is used.
+    """
+    convs = []
+    for layer in _walk_layers(model):
+        if not isinstance(layer, keras.layers.Conv1D):
+            continue
+        try:
+            if _reads_input(layer.input):
+                convs.append(layer)
+        except Exception:
+            continue
+    return convs or [first_conv_layer(model)]
+
+
+def conv_geometry(conv: Any, input_length: int | None) -> tuple[int, int, int]:
+    """(width, offset, stride) of one convolution; see `window_geometry`."""
+    config = conv.get_config()
+    width = int(config["kernel_size"][0])
+    stride = int(config["strides"][0])
+    dilation = int(config.get("dilation_rate", (1,))[0])
+    padding = str(config.get("padding", "valid")).lower()
+    if dilation != 1:
+        raise InputError(
+            f"the Conv1D {conv.name} has dilation_rate {dilation}; a dilated filter reads "
+            "non-contiguous bases, so its windows are not k-mers - use dilation_rate=1 there"
+        )
+    if padding == "valid":
+        return width, 0, stride
+    if padding == "causal":
+        return width, -(width - 1), stride
+    if padding == "same":
+        if stride == 1 or input_length is None:
+            return width, -((width - 1) // 2), stride
+        out = -(-input_length // stride)
+        return width, -(max((out - 1) * stride + width - input_length, 0) // 2), stride
+    raise InputError(f"the Conv1D {conv.name} has padding {padding!r}, which is not supported")
+
+
+def input_conv_activations(
+    model: Any, X: np.ndarray, batch_size: int = 1024
+) -> list[tuple[Any, np.ndarray]]:
+    """(layer, (N, L_out, F) activations) for every convolution that reads the input."""
+    X = check_array("X", X, ndim=3, last_dim=4, finite=True).astype(np.float32, copy=False)
+    _ensure_built(model, X)
+    convs = input_conv_layers(model)
+    if len(convs) == 1:
+        return [(convs[0], conv_activations(model, X, batch_size))]
+    sub_model = keras.Model(inputs=model.inputs, outputs=[c.output for c in convs])
+    outputs = sub_model.predict(X, batch_size=batch_size, verbose=0)
+    return [(c, np.asarray(o)) for c, o in zip(convs, outputs, strict=True)]

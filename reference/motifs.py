@@ -224,3 +224,50 @@ def filter_pwms(
     pfms = windows_pfm(codes, windows)
     n_windows = np.array([s.size for s in windows.seq_index])
     return pfm_to_pwm(pfms), n_windows
+
+
+def fitted_pseudocount(pwm: np.ndarray, counts: np.ndarray, atol: float = 1e-3) -> float | None:
+    """The pseudocount `a` for which `pwm` equals (counts + a) / (n + 4a), or None.
+
+    A frequency matrix built with any common pseudocount (the starter's 1e-6, or +1
+    Laplace smoothing) is a correct `build_pwm`; only the amount of smoothing differs.
+    `counts` is the (k, 4) table of base counts the PWM should be built from.
+    """
+    pwm = np.asarray(pwm, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if pwm.shape != counts.shape or pwm.ndim != 2 or pwm.shape[1] != 4:
+        return None
+    totals = counts.sum(axis=1, keepdims=True)
+    if not np.isfinite(pwm).all() or totals.min() <= 0:
+        return None
+    # (c + a) / (n + 4a) = p  <=>  a (1 - 4p) = p n - c: least squares over every cell.
+    slope = (1.0 - 4.0 * pwm).ravel()
+    target = (pwm * totals - counts).ravel()
+    denominator = float(slope @ slope)
+    pseudocount = float(slope @ target / denominator) if denominator > 0 else 0.0
+    pseudocount = max(pseudocount, 0.0)
+    expected = (counts + pseudocount) / (totals + 4.0 * pseudocount)
+    return pseudocount if np.allclose(pwm, expected, atol=atol) else None
+
+
+def hand_set_filters(kernel: np.ndarray, max_distinct: int = 3) -> list[int]:
+    """Filters whose weights look typed in rather than learnt: few distinct values.
+
+    `kernel` is Keras's (width, channels, n_filters). Gradient descent from a random
+    start never leaves a filter with only two or three distinct weights (such as a
+    one-hot pattern of 0s and 1s, or whole numbers); a filter of all zeros is left out
+    (it may be pruned or regularised away).
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 3:
+        return []
+    flagged = []
+    for f in range(kernel.shape[-1]):
+        weights = kernel[..., f]
+        if not np.any(weights):
+            continue
+        distinct = np.unique(np.round(weights, 6)).size
+        whole = np.allclose(weights, np.round(weights), atol=1e-6)
+        if distinct <= max_distinct or (whole and weights.size > 1):
+            flagged.append(f)
+    return flagged

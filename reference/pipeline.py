@@ -13,7 +13,7 @@ import base64
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from reference import plots
 from reference.data import STARTER_MOTIF
 from reference.experiments import INTERACTION_CONDITIONS, ReferenceResults, run_all
+from reference.stress import SetDefinition
 from reference.validation import InputError
 
 TEMPLATE_NAME = "reference_report.html.j2"
@@ -49,6 +50,7 @@ def run_reference(
     progress: Callable[[str], None] | None = None,
     threads: int = 2,
     mode: str | None = None,
+    stress: Sequence[SetDefinition] = (),
 ) -> dict:
     """Run Q1-Q6 and write metrics.json, the figures and report.html into `out_dir`.
 
@@ -67,6 +69,7 @@ def run_reference(
         progress=say,
         threads=threads,
         mode=mode,
+        stress=stress,
     )
     metrics = results.to_dict()
     metrics["generated"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -138,6 +141,20 @@ def _figure_makers(results: ReferenceResults) -> dict[str, Callable[[], Any]]:
         ]
         makers["multi_motif_logos"] = lambda: plots.logo_figure(list(q5.assigned_pwms), titles)
     makers["interaction"] = lambda: plots.interaction_figure(q6.mean_scores, "and")
+    stress = results.stress
+    if stress is not None and len(stress["ism_codes"]):
+        from reference.mutation_maps import mutation_map_figure
+
+        shown = min(2, len(stress["ism_codes"]))
+        makers["mutation_map"] = lambda: mutation_map_figure(
+            list(stress["ism_deltas"][:shown]),
+            list(stress["ism_codes"][:shown]),
+            [(int(s), len(STARTER_MOTIF)) for s in stress["ism_starts"][:shown]],
+            [
+                f"test positive {i + 1}: {100 * stress['window_shares'][i]:.0f}% of |Δ| in motif"
+                for i in range(shown)
+            ],
+        )
     return makers
 
 

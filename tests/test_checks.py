@@ -96,7 +96,7 @@ def test_kernel_sweep_needs_widths_below_and_above_the_motif():
     both = _context(
         {
             "kernel_results": {
-                3: {"roc_auc": 0.8, "pr_auc": 0.8},
+                3: {"roc_auc": 0.7, "pr_auc": 0.68},
                 11: {"roc_auc": 0.945, "pr_auc": 0.93},
             }
         }
@@ -142,7 +142,9 @@ def test_motif_recovery_full_and_partial_credit():
     four_of_five = np.full((5, 4), 0.25)
     four_of_five[1:] = motif_matrix("ACGTG")[:4]
     partial = _run("motif_recovered", _context(scores=Scores(main=_main(0.94, pwm=four_of_five))))
-    assert 0 < partial.points < 6 and partial.status == "partial"
+    # A ramp, not a cliff: 4 of 5 columns (similarity 0.89) earns most of the 9 points
+    # below full credit.
+    assert 5 < partial.points < 9 and partial.status == "partial"
     assert "wider kernel" in partial.message
 
 
@@ -150,11 +152,14 @@ def test_motif_recovery_full_and_partial_credit():
     ("rule", "means", "points"),
     [
         ("all", {"none": 0.05, "A": 0.2, "B": 0.25, "A+B": 0.9}, 10),
-        ("all", {"none": 0.05, "A": 0.8, "B": 0.85, "A+B": 0.9}, 3.33),
-        ("all", {"none": 0.23, "A": 0.51, "B": 0.46, "A+B": 0.78}, 4.67),
-        ("any", {"none": 0.05, "A": 0.9, "B": 0.9, "A+B": 0.95}, 10),
+        # Each gap earns its share up to the margin (0.2): 0.25 + 1 + 0 of 3.
+        ("all", {"none": 0.05, "A": 0.8, "B": 0.85, "A+B": 0.9}, 4.17),
+        # Super-additive by 0.04 of the 0.2 needed: 1 + 1 + 0.2 of 3.
+        ("all", {"none": 0.23, "A": 0.51, "B": 0.46, "A+B": 0.78}, 7.33),
+        # "or" needs no interaction: its credit is Q5's, not Q6's.
+        ("any", {"none": 0.05, "A": 0.9, "B": 0.9, "A+B": 0.95}, 0),
         ("xor", {"none": 0.05, "A": 0.9, "B": 0.9, "A+B": 0.1}, 10),
-        ("xor", {"none": 0.05, "A": 0.1, "B": 0.1, "A+B": 0.1}, 2),
+        ("xor", {"none": 0.05, "A": 0.1, "B": 0.1, "A+B": 0.1}, 1.25),
     ],
 )
 def test_interaction_response_must_follow_the_declared_rule(rule, means, points):

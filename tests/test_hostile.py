@@ -268,6 +268,8 @@ def _grade(
                 secret_file=secret_file,
                 workers=2,
                 sandbox=SANDBOX,
+                # Forcing the fallback (to test it) is an opt-out where it cannot isolate.
+                allow_unisolated=SANDBOX == "fallback",
             )
         seconds = time.monotonic() - started
         connections = 0
@@ -435,6 +437,28 @@ def test_nothing_beside_the_job_folders_changed(corpus: Graded):
     other = corpus.out / "students" / f"{CANARY}-other" / "results.json"
     assert other.read_text() == OTHER_RESULTS
     assert not [p for p in corpus.out.rglob("*") if CANARY in p.name and p != other.parent]
+
+
+@pytest.mark.slow
+def test_every_students_outputs_are_byte_for_byte_what_the_grader_wrote(corpus: Graded):
+    """No notebook of the batch changed another student's results, report or notebook:
+    each file on disk is exactly what the gradebook re-renders (or holds)."""
+    if not _isolated():
+        pytest.skip(NOT_ISOLATED)
+    from grader.export import results_json, with_manual_points
+    from grader.gradebook import Gradebook
+    from grader.spec import load_spec
+
+    fingerprint = load_spec(corpus.base / "test_spec.toml").fingerprint
+    with Gradebook(corpus.out / "gradebook.sqlite") as book:
+        stored = {g.result.student: g for g in book.current_grades(fingerprint, full=True)}
+    assert set(stored) == set(corpus.results)
+    for student, grade in stored.items():
+        folder = corpus.out / "students" / student
+        expected = results_json(with_manual_points(grade.result, None))
+        assert (folder / "results.json").read_text(encoding="utf-8") == expected, student
+        if grade.executed_notebook:
+            assert (folder / "executed.ipynb").read_bytes() == grade.executed_notebook, student
 
 
 @pytest.mark.slow

