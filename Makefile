@@ -42,7 +42,7 @@ grade: setup
 	$(BIN)/motifgrader grade $(SUBMISSIONS) --out $(OUT)
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
