@@ -10,13 +10,15 @@ infrastructure failure, and if it keeps failing the student still gets a report.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.checks import unrunnable_results
@@ -39,6 +41,46 @@ from grader.spec import DEFAULT_SPEC_PATH, AssignmentSpec, SeedInfo, load_spec, 
 ProgressCallback = Callable[[StudentResult], None]
 JobFunction = Callable[..., GradedSubmission]
 GRADEBOOK_NAME = "gradebook.sqlite"
+RUN_LOG_NAME = "grader.log"
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def run_log(out_dir: Path) -> Iterator[Path]:
+    """Everything the grader logs during one run, in OUT/grader.log (a fresh file per run).
+
+    The instructor reads it to find the grader's own failures: infrastructure errors and
+    checks that crashed, each with its traceback. Students never see it.
+    """
+    path = Path(out_dir) / RUN_LOG_NAME
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("grader")
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def log_crashed_checks(result: StudentResult) -> None:
+    """Checks run in workers: their crashes are logged here, in the coordinator's log."""
+    for check in result.checks:
+        if check.status == "error":
+            log.error(
+                "%s: check %s crashed: %s\n%s",
+                result.student,
+                check.name,
+                check.message,
+                check.traceback.rstrip() or "(no traceback recorded)",
+            )
 
 
 @dataclass(frozen=True)
@@ -86,7 +128,7 @@ def kernel_reference() -> dict[str, float]:
 
 def _summary_only(result: StudentResult) -> StudentResult:
     """The result without figures: what the coordinator keeps once the report is written."""
-    return StudentResult(**{**result.__dict__, "figures": {}})
+    return replace(result, figures={})
 
 
 def write_student_outputs(
@@ -213,16 +255,28 @@ def run_jobs(
             graded = future.result()
         except IsolationRefused as exc:
             # A worker that cannot isolate grades nothing; nothing is recorded for it.
+            log.error("%s: a worker refused to grade unisolated: %s", submission.student, exc)
             refused.append(str(exc))
             continue
         except Exception as exc:
             attempts[submission.student] = attempts.get(submission.student, 0) + 1
             if attempts[submission.student] <= retries:
+                log.warning(
+                    "%s: grading job failed (attempt %d), retrying",
+                    submission.student,
+                    attempts[submission.student],
+                    exc_info=exc,
+                )
                 try:
                     pending[submit(submission)] = submission
                     continue
                 except Exception:
-                    pass
+                    log.exception("%s: the job could not be resubmitted", submission.student)
+            log.error(
+                "%s: grading job failed for good; recorded as an infrastructure failure",
+                submission.student,
+                exc_info=exc,
+            )
             graded = infrastructure_failure(submission, spec, f"{type(exc).__name__}: {exc}")
         on_result(submission, graded)
     if refused:
@@ -333,117 +387,120 @@ def grade_folder(
     seed = resolve_seed(spec, secret_file)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    submissions = discover_submissions(submissions_path)
-    if only:
-        wanted = set(only)
-        submissions = [s for s in submissions if s.student in wanted]
-    n_workers = workers or default_workers(spec)
-    book_path = Path(gradebook_path) if gradebook_path else out / GRADEBOOK_NAME
-    options, verdict = check_isolation(
-        submissions_path,
-        out,
-        book_path,
-        spec_path=spec_path,
-        secret_file=secret_file,
-        sandbox=sandbox,
-        allow_unisolated=allow_unisolated,
-        scheduler=scheduler if executor is None else None,
-    )
-    isolation = verdict.summary if verdict else "measured by each worker"
-    run_isolated = verdict is None or verdict.isolated
-    cluster: tuple[Executor, Callable[[], None]] | None = None
-    if executor is None and scheduler is not None:
-        # Every worker measures its isolation before the gradebook is touched.
-        cluster = _executor_for(scheduler, n_workers, options)
-    gradebook = Gradebook(book_path)
-    results: list[StudentResult] = []
-    try:
-        manual = gradebook.manual()
-        for submission in submissions:
-            if submission.pdf_bytes:
-                gradebook.store_pdf(
-                    submission.student,
-                    submission.content_hash,
-                    submission.pdf_name,
-                    submission.pdf_bytes,
-                )
-        run_id = gradebook.start_run(
-            submissions=str(submissions_path),
-            spec_fingerprint=spec.fingerprint,
-            grader_version=GRADER_VERSION,
-            seed_kind=seed.kind,
-            workers=n_workers,
-            scheduler=scheduler,
-            isolation=isolation,
+    # Every infrastructure error and crashed check of this run, with its traceback.
+    with run_log(out):
+        submissions = discover_submissions(submissions_path)
+        if only:
+            wanted = set(only)
+            submissions = [s for s in submissions if s.student in wanted]
+        n_workers = workers or default_workers(spec)
+        book_path = Path(gradebook_path) if gradebook_path else out / GRADEBOOK_NAME
+        options, verdict = check_isolation(
+            submissions_path,
+            out,
+            book_path,
+            spec_path=spec_path,
+            secret_file=secret_file,
+            sandbox=sandbox,
+            allow_unisolated=allow_unisolated,
+            scheduler=scheduler if executor is None else None,
         )
-        if on_start is not None:
-            on_start(len(submissions))
-        todo: list[Submission] = []
-        for submission in submissions:
-            stored = None if force else gradebook.find(grade_key(submission, spec, seed))
-            if stored is not None and run_isolated and not _graded_isolated(stored.result):
-                stored = None  # a grade made without isolation is never carried over
-            if stored is None:
-                todo.append(submission)
-                continue
-            gradebook.mark_current(stored.key)
-            graded = GradedSubmission(stored.result, stored.executed_notebook)
-            result = write_student_outputs(out, graded, spec, manual.get(submission.student))
-            results.append(_summary_only(result))
-            if on_result is not None:
-                on_result(result)
-
-        def collect(submission: Submission, graded: GradedSubmission) -> None:
-            if not graded.extra.get("infrastructure_failure"):
-                gradebook.record(
-                    grade_key(submission, spec, seed),
-                    graded.result,
-                    graded.executed_notebook,
-                    run_id,
-                )
-            result = write_student_outputs(out, graded, spec, manual.get(submission.student))
-            results.append(_summary_only(result))
-            if on_result is not None:
-                on_result(result)
-
-        if todo:
-            if executor is not None:
-                run_jobs(todo, spec, seed, options, executor, collect, job=job)
-            else:
-                pool, close = cluster or _executor_for(None, min(n_workers, len(todo)), options)
-                cluster = None
-                try:
-                    run_jobs(todo, spec, seed, options, pool, collect, job=job)
-                finally:
-                    close()
-        gradebook.finish_run(run_id, graded=len(todo), reused=len(submissions) - len(todo))
-        class_results = [
-            with_manual_points(stored.result, manual.get(stored.result.student))
-            for stored in gradebook.current_grades(
-                spec.fingerprint, GRADER_VERSION, seed_identity(seed.material), full=False
+        isolation = verdict.summary if verdict else "measured by each worker"
+        run_isolated = verdict is None or verdict.isolated
+        cluster: tuple[Executor, Callable[[], None]] | None = None
+        if executor is None and scheduler is not None:
+            # Every worker measures its isolation before the gradebook is touched.
+            cluster = _executor_for(scheduler, n_workers, options)
+        gradebook = Gradebook(book_path)
+        results: list[StudentResult] = []
+        try:
+            manual = gradebook.manual()
+            for submission in submissions:
+                if submission.pdf_bytes:
+                    gradebook.store_pdf(
+                        submission.student,
+                        submission.content_hash,
+                        submission.pdf_name,
+                        submission.pdf_bytes,
+                    )
+            run_id = gradebook.start_run(
+                submissions=str(submissions_path),
+                spec_fingerprint=spec.fingerprint,
+                grader_version=GRADER_VERSION,
+                seed_kind=seed.kind,
+                workers=n_workers,
+                scheduler=scheduler,
+                isolation=isolation,
             )
-        ]
-    finally:
-        gradebook.close()
-        if cluster is not None:
-            cluster[1]()
-    write_class_outputs(out, class_results, spec, secret=seed.is_secret)
-    # --- similarity review (grader/integrity): OUT/similarity/, linked from the index ---
-    from grader.integrity.run import refresh_after_grade
+            if on_start is not None:
+                on_start(len(submissions))
+            todo: list[Submission] = []
+            for submission in submissions:
+                stored = None if force else gradebook.find(grade_key(submission, spec, seed))
+                if stored is not None and run_isolated and not _graded_isolated(stored.result):
+                    stored = None  # a grade made without isolation is never carried over
+                if stored is None:
+                    todo.append(submission)
+                    continue
+                gradebook.mark_current(stored.key)
+                graded = GradedSubmission(stored.result, stored.executed_notebook)
+                result = write_student_outputs(out, graded, spec, manual.get(submission.student))
+                results.append(_summary_only(result))
+                if on_result is not None:
+                    on_result(result)
 
-    refresh_after_grade(out, book_path, spec)
-    # --- end similarity review ---
-    return BatchSummary(
-        out,
-        tuple(sorted(results, key=lambda r: r.student)),
-        time.monotonic() - started,
-        seed.kind,
-        n_workers,
-        graded=len(todo),
-        reused=len(submissions) - len(todo),
-        isolation=isolation,
-        isolated=run_isolated,
-    )
+            def collect(submission: Submission, graded: GradedSubmission) -> None:
+                log_crashed_checks(graded.result)
+                if not graded.extra.get("infrastructure_failure"):
+                    gradebook.record(
+                        grade_key(submission, spec, seed),
+                        graded.result,
+                        graded.executed_notebook,
+                        run_id,
+                    )
+                result = write_student_outputs(out, graded, spec, manual.get(submission.student))
+                results.append(_summary_only(result))
+                if on_result is not None:
+                    on_result(result)
+
+            if todo:
+                if executor is not None:
+                    run_jobs(todo, spec, seed, options, executor, collect, job=job)
+                else:
+                    pool, close = cluster or _executor_for(None, min(n_workers, len(todo)), options)
+                    cluster = None
+                    try:
+                        run_jobs(todo, spec, seed, options, pool, collect, job=job)
+                    finally:
+                        close()
+            gradebook.finish_run(run_id, graded=len(todo), reused=len(submissions) - len(todo))
+            class_results = [
+                with_manual_points(stored.result, manual.get(stored.result.student))
+                for stored in gradebook.current_grades(
+                    spec.fingerprint, GRADER_VERSION, seed_identity(seed.material), full=False
+                )
+            ]
+        finally:
+            gradebook.close()
+            if cluster is not None:
+                cluster[1]()
+        write_class_outputs(out, class_results, spec, secret=seed.is_secret)
+        # --- similarity review (grader/integrity): OUT/similarity/, linked from the index ---
+        from grader.integrity.run import refresh_after_grade
+
+        refresh_after_grade(out, book_path, spec)
+        # --- end similarity review ---
+        return BatchSummary(
+            out,
+            tuple(sorted(results, key=lambda r: r.student)),
+            time.monotonic() - started,
+            seed.kind,
+            n_workers,
+            graded=len(todo),
+            reused=len(submissions) - len(todo),
+            isolation=isolation,
+            isolated=run_isolated,
+        )
 
 
 def _graded_isolated(result: StudentResult) -> bool:

@@ -8,8 +8,10 @@ definitions serve the instructor's grade, the student's self-check and CI.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +27,7 @@ from reference.compare import motifs_overlap
 from reference.data import generate_synthetic_codes, generate_synthetic_dataset
 from reference.encode import column_permutation, one_hot_encode_seqs
 from reference.expectations import kernel_sweep_expectations, noise_expectations
+from reference.interaction import interaction_verdict
 from reference.motifs import fitted_pseudocount
 from reference.oracle import oracle_evaluation
 
@@ -32,6 +35,8 @@ ENCODER_PROBE = ["ACGTTGCA", "GGGGCCCC", "ATATCGCG"]
 UNKNOWN_BASE_PROBE = ["ACGNA", "NNNNN"]
 PWM_PROBE = ["ACGTG", "ACGTT", "ACGAG", "TCGTG"]
 GOLDEN_GENERATOR_ARGS = {"num_pos": 10, "num_neg": 10}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,7 @@ def notebook_runs(ctx: CheckContext) -> Outcome:
         good = sum(1 for c in code_cells if c.status == "ok")
         first = failing[0]
         return Outcome(
-            0.5 * good / len(code_cells),
+            ctx.spec.weights.notebook_runs_with_errors * good / len(code_cells),
             f"{len(failing)} of {len(code_cells)} code cells raised an error; the first is "
             f"{describe_cell(first)} ({first.error_name}: {first.error_value[:120]}). Fix it "
             "and re-run the notebook from the top (Kernel > Restart & Run All).",
@@ -225,11 +230,11 @@ def generator_matches_assignment(ctx: CheckContext) -> Outcome:
         if problem:
             messages.append(f"with {arguments}: {problem}")
         else:
-            passed += 0.5
-    if passed == 1.0:
+            passed += 1
+    if passed == 2:
         return Outcome(1.0, "The generator reproduces the assignment's data exactly.", evidence)
     return Outcome(
-        passed,
+        passed * ctx.spec.weights.generator_per_probe,
         "`generate_synthetic_dataset` does not reproduce the assignment's data "
         + "; ".join(messages)
         + ". Keep the starter's random draws in the same order (you may vectorise them).",
@@ -369,7 +374,8 @@ def parameter_count(ctx: CheckContext) -> Outcome:
     mismatched = [r for r in rows if r.get("expected") is not None and r["expected"] != r["params"]]
     unchecked = [r["type"] for r in rows if r.get("expected") is None]
     consistent = not mismatched and sum(r["params"] for r in rows) == total
-    fraction = 0.6 if consistent else 0.0
+    w = ctx.spec.weights
+    fraction = w.parameter_count_layers if consistent else 0.0
     parts = [
         f"`model` has {total:,} parameters"
         + (
@@ -388,7 +394,7 @@ def parameter_count(ctx: CheckContext) -> Outcome:
     if isinstance(probe.get("count_params"), int):
         accepted.add(probe["count_params"])  # the starter architecture, explained as asked
     if answer and any(_mentions_number(answer, n) for n in accepted):
-        fraction += 0.4
+        fraction += w.parameter_count_answer
         parts.append("Your Q1 answer states the total.")
     else:
         also = (
@@ -421,7 +427,9 @@ def training_curves(ctx: CheckContext) -> Outcome:
         )
     if loss:
         return Outcome(
-            0.5, "`history` has loss but no val_loss; pass validation_data to model.fit.", evidence
+            ctx.spec.weights.training_curves_loss_only,
+            "`history` has loss but no val_loss; pass validation_data to model.fit.",
+            evidence,
         )
     return Outcome(0.0, "`history` has no finite loss values.", evidence)
 
@@ -557,7 +565,7 @@ def reported_metrics_supported(ctx: CheckContext) -> Outcome:
             continue
         candidates = [v for v in (on_split, hidden) if v is not None]
         if any(abs(reported - v) <= t.claim_tolerance for v in candidates):
-            fraction += 0.5
+            fraction += ctx.spec.weights.reported_metric_each
             parts.append(
                 f"`{name}` = {reported:.4f} agrees with the grader's measurement"
                 + (f" ({on_split:.4f} on the test split, " if on_split is not None else " (")
@@ -647,7 +655,8 @@ def kernel_sweep(ctx: CheckContext) -> Outcome:
             "it measures.",
             evidence,
         )
-    fraction = 0.2 * bool(below) + 0.2 * bool(above)
+    w = ctx.spec.weights
+    fraction = w.kernel_sweep_below * bool(below) + w.kernel_sweep_above * bool(above)
     parts = [f"Kernel sizes tried: {sorted(results)}."]
     if not below:
         parts.append(f"Add at least one kernel size smaller than the motif ({k}).")
@@ -669,19 +678,27 @@ def kernel_sweep(ctx: CheckContext) -> Outcome:
             + "; check how these were computed."
         )
     elif below or above:
-        fraction += 0.6
+        fraction += w.kernel_sweep_plausible
         parts.append("All values are within what this data allows.")
     return Outcome(fraction, " ".join(parts), evidence)
 
 
 @lru_cache(maxsize=16)
-def _population_oracle_cached(motif_prob: float, seq_len: int, motif: str):
-    dataset = generate_synthetic_codes(20000, 20000, seq_len, motif, motif_prob, 12345)
+def _population_oracle_cached(
+    motif_prob: float, seq_len: int, motif: str, num_per_class: int, seed: int
+):
+    dataset = generate_synthetic_codes(
+        num_per_class, num_per_class, seq_len, motif, motif_prob, seed
+    )
     return oracle_evaluation(dataset.codes, dataset.labels, motif)
 
 
 def _population_oracle(motif_prob: float, spec: AssignmentSpec):
-    return _population_oracle_cached(round(motif_prob, 3), spec.data.seq_len, spec.data.motif)
+    """The oracle's AUC on a large draw at `motif_prob`: the ceiling for any model."""
+    draw = spec.population_oracle
+    return _population_oracle_cached(
+        round(motif_prob, 3), spec.data.seq_len, spec.data.motif, draw.num_per_class, draw.seed
+    )
 
 
 @check("motif_recovered")
@@ -717,7 +734,9 @@ def motif_recovered(ctx: CheckContext) -> Outcome:
         )
     # A ramp up to just below full credit: a filter one base short of the motif (about
     # 0.89) earns nearly as much as one that spells it, not a cliff from 0.6 to 1.
-    fraction = 0.9 * _linear(match.similarity, t.recovery_partial_from, t.recovery_similarity)
+    fraction = ctx.spec.weights.motif_recovery_partial_max * _linear(
+        match.similarity, t.recovery_partial_from, t.recovery_similarity
+    )
     return Outcome(
         fraction,
         f"The best filter ({main.best_filter}) matches {motif} with similarity "
@@ -776,7 +795,8 @@ def noise_experiment(ctx: CheckContext) -> Outcome:
             unsupported.append({**r, "reference": expected})
     if unsupported:
         impossible = impossible + [u for u in unsupported if u not in impossible]
-    fraction = 0.3 * bool(lowered) + 0.3 * bool(noisy)
+    w = ctx.spec.weights
+    fraction = w.noise_lowered_motif_prob * bool(lowered) + w.noise_gaussian * bool(noisy)
     parts = [f"{len(rows)} noise settings reported."]
     if not lowered:
         parts.append("Add runs with motif_prob below 1.")
@@ -798,7 +818,7 @@ def noise_experiment(ctx: CheckContext) -> Outcome:
             f"reach on this data ({clean.roc_auc:.3f}); check how they were computed."
         )
     else:
-        fraction += 0.4
+        fraction += w.noise_plausible
         parts.append("The values are within what this data allows.")
     if above_own:
         parts.append(
@@ -852,7 +872,8 @@ def multi_motif_specialisation(ctx: CheckContext) -> Outcome:
         if multi.responses.get(f"only_{i}", float("nan")) - multi.responses.get(f"none_{i}", none)
         >= margin
     ]
-    fraction = 0.6 * recovered / n + 0.4 * len(responding) / n
+    w = ctx.spec.weights
+    fraction = w.multi_recovered * recovered / n + w.multi_responding * len(responding) / n
     evidence = {
         "motifs": list(multi.motifs),
         "assignment": multi.assignment,
@@ -925,24 +946,12 @@ def interaction_captured(ctx: CheckContext) -> Outcome:
         )
     s = interaction.mean_scores
     margin = ctx.spec.thresholds.interaction_margin
-    if interaction.rule == "all":
-        # Both motifs together must do more than the sum of each alone: an additive model
-        # (each motif adds a fixed step) also puts A+B highest, but captures no interaction.
-        gaps = [
-            s["A+B"] - max(s["A"], s["B"]),
-            s["A+B"] - s["none"],
-            (s["A+B"] - s["none"]) - (s["A"] - s["none"]) - (s["B"] - s["none"]),
-        ]
-    else:
-        gaps = [min(s["A"], s["B"]) - s["none"], min(s["A"], s["B"]) - s["A+B"]]
-    # A ramp, not a cliff: each gap earns its share in proportion up to the margin.
-    shares = [min(max(gap / margin, 0.0), 1.0) if margin > 0 else float(gap >= 0) for gap in gaps]
-    met = sum(share >= 1.0 for share in shares)
-    fraction = sum(shares) / len(shares)
-    conditions = shares
+    # The answer key reaches its verdict with the same function and margin.
+    verdict = interaction_verdict(s, interaction.rule, margin)
+    fraction = verdict.fraction
     table = ", ".join(f"{k}: {v:.2f}" for k, v in s.items())
     evidence = {"rule": interaction.rule, "motifs": list(interaction.motifs), "mean_scores": s}
-    if met == len(conditions):
+    if verdict.captured:
         message = f"The model's mean output ({table}) follows the '{interaction.rule}' rule."
     else:
         message = (
@@ -1013,11 +1022,15 @@ def run_check(check_spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     try:
         outcome = function(ctx)
     except Exception as exc:
+        # The traceback travels with the result: checks run in workers, and the
+        # coordinator writes it to the run's grader.log and lists it on the class index.
+        log.debug("check %s crashed", check_spec.id, exc_info=True)
         return CheckResult(
             points=0.0,
             status="error",
             message=f"The grader failed on this check ({type(exc).__name__}: {exc}); "
             "your instructor has been told.",
+            traceback=traceback.format_exc(),
             **base,
         )
     if check_spec.kind == "manual":

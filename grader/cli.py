@@ -12,6 +12,7 @@ Misuse is one line on stderr, never a traceback: every command runs its work ins
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -76,8 +77,15 @@ SECRET_HELP = (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="motifgrader")
-def main() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log what the grader does to stderr (debug level)."
+)
+def main(verbose: bool = False) -> None:
     """Autograder for the DeepBind-style CNN motif-discovery homework."""
+    if verbose:
+        # The grader's own records at debug level; other libraries' warnings only.
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("grader").setLevel(logging.DEBUG)
 
 
 @main.command()
@@ -298,6 +306,7 @@ def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> 
             quick=quick,
             seed=seed,
             recovery_threshold=spec.thresholds.recovery_similarity,
+            interaction_margin=spec.thresholds.interaction_margin,
             progress=lambda message: status.update(message),
             stress=stress_definitions(spec, None) if spec.stress.enabled else (),
         )

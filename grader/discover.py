@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
@@ -221,6 +221,6 @@ def _unique(submissions: list[Submission]) -> list[Submission]:
         count = seen.get(sub.student, 0)
         seen[sub.student] = count + 1
         if count:
-            sub = Submission(**{**sub.__dict__, "student": f"{sub.student}-{count + 1}"})
+            sub = replace(sub, student=f"{sub.student}-{count + 1}")
         unique.append(sub)
     return unique

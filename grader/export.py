@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from grader.leaderboard import gradescope_leaderboard
@@ -41,7 +42,7 @@ def with_manual_points(
                 }
             )
         checks.append(check)
-    return StudentResult(**{**result.__dict__, "checks": tuple(checks)})
+    return replace(result, checks=tuple(checks))
 
 
 def grades_csv(results: Sequence[StudentResult], spec: AssignmentSpec) -> str:

@@ -20,6 +20,8 @@ from reference.data import (
     implant,
     split_dataset,
 )
+from reference.interaction import interaction_probes as reference_interaction_probes
+from reference.interaction import uniform_backgrounds
 from reference.metrics import Evaluation
 from reference.oracle import multi_motif_oracle_scores, oracle_evaluation, oracle_scores
 
@@ -104,23 +106,6 @@ def _public_test(
     return PublicTest(test[0], test[1], oracle_evaluation(test[0], test[1], motif))
 
 
-def _backgrounds(n: int, seq_len: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 4, size=(n, seq_len), dtype=np.uint8)
-
-
-def _non_overlapping_starts(rng, n: int, seq_len: int, lengths: list[int]) -> list[np.ndarray]:
-    """Start positions for several motifs per row that never overlap."""
-    free = seq_len - sum(lengths)
-    offsets = np.sort(rng.integers(0, free + 1, size=(n, len(lengths))), axis=1)
-    order = np.argsort(rng.random((n, len(lengths))), axis=1)
-    sizes = np.array(lengths)[order]
-    starts_in_order = offsets + np.cumsum(sizes, axis=1) - sizes
-    starts = np.empty_like(starts_in_order)
-    np.put_along_axis(starts, order, starts_in_order, axis=1)
-    return [starts[:, j] for j in range(len(lengths))]
-
-
 def hidden_multi(
     spec: AssignmentSpec, seed: SeedInfo, motifs: list[str], seq_len: int
 ) -> HiddenMulti:
@@ -139,7 +124,7 @@ def hidden_multi(
     from reference.metrics import evaluate
 
     n = d.interaction_num_per_pattern
-    background = _backgrounds(n, seq_len, seed.derive("multi-single"))
+    background = uniform_backgrounds(n, seq_len, seed.derive("multi-single"))
     rng = np.random.default_rng(seed.derive("multi-single-starts"))
     singles = {"none": background}
     for i, motif in enumerate(motifs):
@@ -155,14 +140,14 @@ def interaction_probes(
 ) -> InteractionProbes:
     """The same background sequences with none, A, B, and A+B implanted."""
     a, b = motifs[0], motifs[1]
-    n = spec.data.interaction_num_per_pattern
-    background = _backgrounds(n, seq_len, seed.derive("interaction"))
-    rng = np.random.default_rng(seed.derive("interaction-starts"))
-    start_a, start_b = _non_overlapping_starts(rng, n, seq_len, [len(a), len(b)])
-    with_a = implant(background, a, start_a)
-    with_b = implant(background, b, start_b)
-    both = implant(with_a, b, start_b)
-    return InteractionProbes((a, b), {"none": background, "A": with_a, "B": with_b, "A+B": both})
+    sets = reference_interaction_probes(
+        (a, b),
+        spec.data.interaction_num_per_pattern,
+        seq_len,
+        background_seed=seed.derive("interaction"),
+        placement_seed=seed.derive("interaction-starts"),
+    )
+    return InteractionProbes((a, b), sets)
 
 
 def probe_dataset_arguments(seed: SeedInfo) -> dict:

@@ -12,7 +12,7 @@ import platform
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from grader.checks import (
     PWM_PROBE,
     UNKNOWN_BASE_PROBE,
     CheckContext,
+    run_check,
     run_checks,
     unrunnable_results,
 )
@@ -213,11 +214,12 @@ def grade_submission(
         ctx = CheckContext(
             spec, ctx_harvest, Scores(), "invalid", graded.result.status_message, (), {}
         )
+        # Only the hand-graded checks are run again, to show the answers found.
         checks = tuple(
-            c if c.kind != "manual" else run_checks(ctx)[i]
-            for i, c in enumerate(graded.result.checks)
+            c if c.kind != "manual" else run_check(spec.check(c.name), ctx)
+            for c in graded.result.checks
         )
-        graded.result = StudentResult(**{**graded.result.__dict__, "checks": checks})
+        graded.result = replace(graded.result, checks=checks)
         return graded
 
     # Fail closed: this worker measures its own isolation before any student code runs

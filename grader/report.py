@@ -268,6 +268,12 @@ def render_index(results: Sequence[StudentResult], spec: AssignmentSpec, *, secr
                 if r.environment.get("isolated") is False and not r.environment.get("self_check")
             ],
             students=students,
+            crashed=[
+                {"student": r.student, "title": c.title, "message": c.message}
+                for r in sorted(results, key=lambda r: r.student)
+                for c in r.checks
+                if c.status == "error"
+            ],
             auto_max=spec.auto_max,
             stats={
                 "mean": statistics.fmean(auto_scores) if auto_scores else 0.0,

@@ -37,6 +37,8 @@ class CheckResult:
     visibility: str = "public"
     kind: str = "auto"
     evidence: dict[str, Any] = field(default_factory=dict)
+    traceback: str = ""
+    """For a check that crashed (the grader's bug): where, for the instructor's log."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -513,9 +513,13 @@ def _bwrap_command(
     for path in _python_paths(readonly_paths, grader_source=grader_source):
         mounts.add("--ro-bind", path, path)
     mounts.add("--ro-bind", LAUNCHER, LAUNCHER_INSIDE)
-    for path in _masked_paths(grader_source, hidden_paths):
+    masked: list[Path] = []
+    for path in sorted(_masked_paths(grader_source, hidden_paths), key=lambda p: len(p.parts)):
         if not mounts._covered(path) or path == job.work_dir or job.work_dir in path.parents:
             continue
+        if any(m == path or m in path.parents for m in masked):
+            continue  # already inside an empty mask; mounting again would rebuild its folders
+        masked.append(path)
         if path.is_dir():
             mounts.args += ["--tmpfs", str(path)]
         else:

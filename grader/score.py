@@ -42,7 +42,7 @@ from reference.compare import (
 )
 from reference.encode import column_permutation, one_hot_encode_seqs
 from reference.metrics import Evaluation, evaluate
-from reference.motifs import filter_pwms, hand_set_filters
+from reference.motifs import hand_set_filters, read_filter_pwms
 from reference.validation import InputError
 
 CommandWrapper = Callable[[list[str], Path], list[str]]
@@ -345,15 +345,13 @@ def input_filter_pwms(
     counts: list[np.ndarray] = []
     for conv, activations in run.conv_activations():
         rows = activations.shape[0]
-        conv_pwms, n_windows = filter_pwms(
+        conv_pwms, n_windows = read_filter_pwms(
             codes[:rows],
             activations,
             width=conv["width"],
-            rule="threshold",
             fraction=spec.thresholds.pwm_activation_fraction,
             offset=conv["offset"],
             stride=conv["stride"],
-            baseline="median",
         )
         pwms.extend(conv_pwms)
         counts.append(n_windows)

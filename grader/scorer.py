@@ -250,6 +250,8 @@ def _weights_fingerprint(model: Any) -> str:
 
 def _layer_rows(model: Any) -> list[dict]:
     """Each layer's type, output shape, parameters and the closed-form expectation."""
+    from reference.model import batch_norm_parameters, conv1d_parameters, dense_parameters
+
     rows = []
     for layer in model.layers:
         row: dict[str, Any] = {
@@ -271,20 +273,24 @@ def _layer_rows(model: Any) -> list[dict]:
             filters = int(config["filters"])
             groups = int(config.get("groups", 1) or 1)
             bias = 1 if config.get("use_bias", True) else 0
-            row["expected"] = filters * (width * int(in_channels) // groups) + bias * filters
+            row["expected"] = conv1d_parameters(
+                filters, width, int(in_channels), groups=groups, bias=bool(bias)
+            )
             row["formula"] = f"{filters} filters x ({width} x {int(in_channels)} weights" + (
                 " + 1 bias)" if bias else ")"
             )
         elif row["type"] == "Dense" and in_channels is not None:
             units = int(config["units"])
             bias = 1 if config.get("use_bias", True) else 0
-            row["expected"] = units * int(in_channels) + bias * units
+            row["expected"] = dense_parameters(units, int(in_channels), bias=bool(bias))
             row["formula"] = f"{units} units x ({int(in_channels)} inputs" + (
                 " + 1 bias)" if bias else ")"
             )
         elif row["type"] == "BatchNormalization" and in_channels is not None:
-            kept = 2 + int(bool(config.get("center", True))) + int(bool(config.get("scale", True)))
-            row["expected"] = kept * int(in_channels)
+            center = bool(config.get("center", True))
+            scale = bool(config.get("scale", True))
+            kept = 2 + int(center) + int(scale)
+            row["expected"] = batch_norm_parameters(int(in_channels), center=center, scale=scale)
             row["formula"] = (
                 f"{int(in_channels)} channels x {kept} (scale, shift, moving mean and variance; "
                 "the moving statistics are not trainable)"

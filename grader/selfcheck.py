@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -362,4 +362,4 @@ def check_notebook(
     if out_dir is None:
         return outcome
     report = write_selfcheck_outputs(Path(out_dir), graded, outcome, spec)
-    return SelfCheckResult(**{**outcome.__dict__, "report_path": report})
+    return replace(outcome, report_path=report)

@@ -80,6 +80,37 @@ class ThresholdsSpec(_Frozen):
     motif_overlap_min_shared: int = Field(default=4, ge=1)
 
 
+class WeightsSpec(_Frozen):
+    """Partial credit inside a check: the share of its points each part earns.
+
+    The defaults are the bundled homework's; `deepbind_motif.toml` spells them out.
+    """
+
+    notebook_runs_with_errors: float = Field(default=0.5, ge=0, le=1)
+    generator_per_probe: float = Field(default=0.5, ge=0, le=1)
+    parameter_count_layers: float = Field(default=0.6, ge=0, le=1)
+    parameter_count_answer: float = Field(default=0.4, ge=0, le=1)
+    training_curves_loss_only: float = Field(default=0.5, ge=0, le=1)
+    reported_metric_each: float = Field(default=0.5, ge=0, le=1)
+    kernel_sweep_below: float = Field(default=0.2, ge=0, le=1)
+    kernel_sweep_above: float = Field(default=0.2, ge=0, le=1)
+    kernel_sweep_plausible: float = Field(default=0.6, ge=0, le=1)
+    motif_recovery_partial_max: float = Field(default=0.9, ge=0, le=1)
+    noise_lowered_motif_prob: float = Field(default=0.3, ge=0, le=1)
+    noise_gaussian: float = Field(default=0.3, ge=0, le=1)
+    noise_plausible: float = Field(default=0.4, ge=0, le=1)
+    multi_recovered: float = Field(default=0.6, ge=0, le=1)
+    multi_responding: float = Field(default=0.4, ge=0, le=1)
+
+
+class PopulationOracleSpec(_Frozen):
+    """The large fixed draw on which the oracle's population AUC is measured (Q2, Q4
+    ceilings). A fixed seed, not the secret: the ceiling is public knowledge."""
+
+    num_per_class: int = Field(default=20000, gt=0)
+    seed: int = 12345
+
+
 class CheckSpec(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     title: str
@@ -167,6 +198,8 @@ class AssignmentSpec(_Frozen):
     limits: LimitsSpec
     thresholds: ThresholdsSpec
     checks: tuple[CheckSpec, ...]
+    weights: WeightsSpec = WeightsSpec()
+    population_oracle: PopulationOracleSpec = PopulationOracleSpec()
     rubric: tuple[RubricItemSpec, ...] = ()
     similarity: SimilaritySpec | None = None
     stress: StressSpec = StressSpec()

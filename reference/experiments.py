@@ -35,13 +35,13 @@ from reference.data import (
     add_gaussian_noise,
     generate_multi_motif_dataset,
     generate_synthetic_codes,
-    implant,
     split_dataset,
 )
 from reference.encode import codes_to_onehot, seqs_to_codes
+from reference.interaction import interaction_probes, interaction_verdict
 from reference.metrics import Evaluation, evaluate
 from reference.model import conv_activations, parameter_breakdown, window_geometry
-from reference.motifs import filter_pwms
+from reference.motifs import filter_pwms, read_filter_pwms
 from reference.oracle import multi_motif_oracle_scores, oracle_scores
 from reference.stress import SetDefinition, stress_answer
 from reference.train import (
@@ -63,13 +63,20 @@ from reference.validation import (
 
 Progress = Callable[[str], None]
 
-#: The starter's main dataset: `generate_synthetic_dataset(4000, 4000)`, seed 42.
+# The assignment's own numbers, for callers without the grader's spec. Each equals
+# its entry in grader/assignments/deepbind_motif.toml (a test ties them together).
+#: The starter's main dataset: `generate_synthetic_dataset(4000, 4000)`, seed 42
+#: ([data] public_num_per_class, public_seed).
 STARTER_NUM_PER_CLASS = 4000
 STARTER_DATA_SEED = 42
-#: Share of multi-motif positives carrying both motifs (Q5).
+#: Share of multi-motif positives carrying both motifs (Q5; [data] multi_co_occurrence).
 MULTI_CO_OCCURRENCE = 0.3
-#: Fraction of a filter's maximum activation above which a window enters its PWM.
+#: Fraction of the way from a filter's median activation to its maximum above which a
+#: window enters its PWM ([thresholds] pwm_activation_fraction).
 ACTIVATION_FRACTION = 0.5
+#: Gap in mean probability that counts as a response on the Q6 probes
+#: ([thresholds] interaction_margin).
+INTERACTION_MARGIN = 0.2
 
 
 def _round(value: float, digits: int = 4) -> float:
@@ -232,17 +239,11 @@ class FilterMotifs:
 
 
 def read_filters(model: Any, X: np.ndarray, codes: np.ndarray) -> FilterMotifs:
-    """PWMs by the threshold rule (activation > half the filter's maximum) over `X`."""
+    """PWMs by the grader's rule (`reference.motifs.read_filter_pwms`) over `X`."""
     activations = conv_activations(model, X)
     width, offset, stride = window_geometry(model)
-    pwms, n_windows = filter_pwms(
-        codes,
-        activations,
-        width,
-        rule="threshold",
-        fraction=ACTIVATION_FRACTION,
-        offset=offset,
-        stride=stride,
+    pwms, n_windows = read_filter_pwms(
+        codes, activations, width, fraction=ACTIVATION_FRACTION, offset=offset, stride=stride
     )
     return FilterMotifs(pwms, n_windows, width)
 
@@ -444,8 +445,27 @@ def motif_recovery(
     top: int = 4,
 ) -> RecoveryAnswer:
     """Q3: read every filter from the training sequences and compare it with `motif`."""
+    return recovery_answer(
+        read_filters(model, task.X_train, task.codes_train),
+        motif,
+        recovery_threshold,
+        starter_rule_similarity=_starter_rule_similarity(
+            model, task.X_train, task.codes_train, motif
+        ),
+        top=top,
+    )
+
+
+def recovery_answer(
+    filters: FilterMotifs,
+    motif: str,
+    recovery_threshold: float,
+    *,
+    starter_rule_similarity: float = float("nan"),
+    top: int = 4,
+) -> RecoveryAnswer:
+    """Q3's verdict from filters already read: the part the grader's check shares."""
     threshold = check_probability("recovery_threshold", recovery_threshold)
-    filters = read_filters(model, task.X_train, task.codes_train)
     matches = [motif_similarity(p, motif) for p in filters.pwms]
     summaries = _summaries(filters, matches, motif, threshold)
     order = sorted(range(len(matches)), key=lambda i: -matches[i].similarity)
@@ -458,9 +478,7 @@ def motif_recovery(
         consensus=matches[best].consensus,
         strand=matches[best].strand,
         recovered=is_recovered(matches[best], motif, threshold),
-        starter_rule_similarity=_starter_rule_similarity(
-            model, task.X_train, task.codes_train, motif
-        ),
+        starter_rule_similarity=starter_rule_similarity,
         n_filters=len(matches),
         n_recovering_filters=sum(s.recovered for s in summaries),
         filters=tuple(summaries[i] for i in order),
@@ -842,8 +860,6 @@ def multi_motif_experiment(
 
 # --------------------------------------------------------------------------- Q6
 
-INTERACTION_CONDITIONS = ("none", "A", "B", "A+B")
-
 
 @dataclass(frozen=True)
 class InteractionAnswer:
@@ -870,33 +886,6 @@ class InteractionAnswer:
         return _jsonable(asdict(self))
 
 
-def interaction_probes(
-    motifs: Sequence[str], n: int, seq_len: int = STARTER_SEQ_LEN, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """Uniform backgrounds with none / A / B / A+B implanted at fixed, non-overlapping places.
-
-    All four sets share the backgrounds and the implant positions, so a difference
-    in mean score is caused by the motifs alone.
-    """
-    a, b = check_motifs("motifs", motifs)[:2]
-    if len(a) + len(b) > seq_len:
-        raise InputError(f"motifs {a} and {b} do not fit together in {seq_len} bases")
-    rng = np.random.default_rng(seed)
-    background = rng.integers(0, 4, size=(n, seq_len), dtype=np.uint8)
-    free = seq_len - len(a) - len(b)
-    first, second = np.sort(rng.integers(0, free + 1, size=(n, 2)), axis=1).T
-    a_first = rng.random(n) < 0.5
-    start_a = np.where(a_first, first, second + len(b))
-    start_b = np.where(a_first, second + len(a), first)
-    with_a = implant(background, a, start_a)
-    return {
-        "none": background,
-        "A": with_a,
-        "B": implant(background, b, start_b),
-        "A+B": implant(with_a, b, start_b),
-    }
-
-
 def mean_probe_scores(model: Any, probes: dict[str, np.ndarray]) -> dict[str, float]:
     """Mean model output on each probe set."""
     return {
@@ -916,8 +905,13 @@ def interaction_experiment(
     patience: int | None = None,
     or_model: Any = None,
     progress: Progress | None = None,
+    margin: float = INTERACTION_MARGIN,
 ) -> tuple[InteractionAnswer, FittedModel]:
-    """Q6: train on "all"-rule (AND) data; compare scores with none / A / B / A+B."""
+    """Q6: train on "all"-rule (AND) data; compare scores with none / A / B / A+B.
+
+    `captured` is the grader's verdict (`reference.interaction.interaction_verdict`)
+    with the spec's `margin`, so the answer key says what the grader would.
+    """
     motifs = check_motifs("motifs", motifs)[:2]
     if len(motifs) != 2:
         raise InputError("the interaction experiment needs two motifs")
@@ -925,10 +919,12 @@ def interaction_experiment(
     if progress:
         progress(f"Q6: training on {motifs[0]} AND {motifs[1]}")
     fitted = fit(task, config, seed=seed, epochs=epochs, patience=patience)
-    probes = interaction_probes(motifs, n_probes, task.seq_len, seed=seed + 2)
+    probes = interaction_probes(
+        motifs, n_probes, task.seq_len, background_seed=seed + 2, placement_seed=seed + 3
+    )
     means = mean_probe_scores(fitted.model, probes)
     oracle = multi_motif_oracle_scores(task.codes_test, motifs, "all", MULTI_CO_OCCURRENCE)
-    margin = means["A+B"] - max(means["A"], means["B"])
+    verdict = interaction_verdict(means, "all", margin)
     answer = InteractionAnswer(
         motifs=(motifs[0], motifs[1]),
         rule="all",
@@ -936,8 +932,8 @@ def interaction_experiment(
         pr_auc=fitted.evaluation.pr_auc,
         oracle_roc_auc=evaluate(task.y_test, oracle).roc_auc,
         mean_scores=means,
-        captured=margin > 0,
-        margin_over_single=margin,
+        captured=verdict.captured,
+        margin_over_single=verdict.gaps[0],
         or_model_mean_scores=mean_probe_scores(or_model, probes) if or_model is not None else None,
         n_probes=n_probes,
         epochs_run=fitted.training.epochs_run,
@@ -1052,6 +1048,7 @@ def run_all(
     config: ReferenceConfig = REFERENCE_CONFIG,
     mode: str | None = None,
     stress: Sequence[SetDefinition] = (),
+    interaction_margin: float = INTERACTION_MARGIN,
 ) -> ReferenceResults:
     """Answer Q1-Q6 with the reference configuration.
 
@@ -1147,6 +1144,7 @@ def run_all(
         config=config,
         or_model=multi_fit.model,
         progress=say,
+        margin=interaction_margin,
         **side,
     )
     lap("q6", t)

@@ -117,6 +117,25 @@ class ParameterBreakdown:
         return {"rows": [asdict(r) for r in self.rows], "total": self.total}
 
 
+def conv1d_parameters(
+    filters: int, width: int, in_channels: int, *, groups: int = 1, bias: bool = True
+) -> int:
+    """Weights of a Conv1D layer: one per (position, input channel of its group) per filter,
+    plus one bias per filter. The grader checks a student's layers against this too."""
+    return filters * (width * in_channels // groups) + (filters if bias else 0)
+
+
+def dense_parameters(units: int, inputs: int, *, bias: bool = True) -> int:
+    """Weights of a Dense layer: one per (input, unit), plus one bias per unit."""
+    return units * inputs + (units if bias else 0)
+
+
+def batch_norm_parameters(channels: int, *, center: bool = True, scale: bool = True) -> int:
+    """Weights of a BatchNormalization layer: the moving mean and variance per channel,
+    plus the shift (`center`) and scale when learnt."""
+    return (2 + int(center) + int(scale)) * channels
+
+
 def parameter_breakdown(
     num_filters: int,
     kernel_size: int,
@@ -143,7 +162,9 @@ def parameter_breakdown(
     )
     rows = [
         ParameterRow(
-            "Conv1D", f"{f} filters x ({w} positions x {c} bases) + {f} biases", f * w * c + f
+            "Conv1D",
+            f"{f} filters x ({w} positions x {c} bases) + {f} biases",
+            conv1d_parameters(f, w, c),
         ),
         ParameterRow(
             pool_name,
@@ -157,13 +178,17 @@ def parameter_breakdown(
     if d:
         rows.append(
             ParameterRow(
-                "Dense (hidden, relu)", f"{pooled} inputs x {d} units + {d} biases", pooled * d + d
+                "Dense (hidden, relu)",
+                f"{pooled} inputs x {d} units + {d} biases",
+                dense_parameters(d, pooled),
             )
         )
     last_inputs = d if d else pooled
     rows.append(
         ParameterRow(
-            "Dense (output, sigmoid)", f"{last_inputs} inputs x 1 unit + 1 bias", last_inputs + 1
+            "Dense (output, sigmoid)",
+            f"{last_inputs} inputs x 1 unit + 1 bias",
+            dense_parameters(1, last_inputs),
         )
     )
     return ParameterBreakdown(tuple(rows), sum(r.count for r in rows))

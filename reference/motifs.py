@@ -226,6 +226,33 @@ def filter_pwms(
     return pfm_to_pwm(pfms), n_windows
 
 
+def read_filter_pwms(
+    sequences,
+    activations: np.ndarray,
+    width: int,
+    fraction: float,
+    offset: int = 0,
+    stride: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one rule by which a filter's motif is read, by the answer key and the grader.
+
+    Windows above `fraction` of the way from the filter's median activation to its
+    maximum: "half the maximum" for ReLU filters (median 0), and still selective for
+    activations that are never zero. Both sides call this, so a filter recovers the
+    motif for the answer key exactly when it does for the grader.
+    """
+    return filter_pwms(
+        sequences,
+        activations,
+        width,
+        rule="threshold",
+        fraction=fraction,
+        offset=offset,
+        stride=stride,
+        baseline="median",
+    )
+
+
 def fitted_pseudocount(pwm: np.ndarray, counts: np.ndarray, atol: float = 1e-3) -> float | None:
     """The pseudocount `a` for which `pwm` equals (counts + a) / (n + 4a), or None.
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from reference import plots
 from reference.data import STARTER_MOTIF
-from reference.experiments import INTERACTION_CONDITIONS, ReferenceResults, run_all
+from reference.experiments import ReferenceResults, run_all
+from reference.interaction import INTERACTION_CONDITIONS
 from reference.stress import SetDefinition
 from reference.validation import InputError
 
@@ -51,11 +52,13 @@ def run_reference(
     threads: int = 2,
     mode: str | None = None,
     stress: Sequence[SetDefinition] = (),
+    interaction_margin: float | None = None,
 ) -> dict:
     """Run Q1-Q6 and write metrics.json, the figures and report.html into `out_dir`.
 
     `recovery_threshold` comes from the assignment spec (a motif counts as recovered
-    at that similarity). `mode="smoke"` is for the test suite only: every step with
+    at that similarity), and so does `interaction_margin` (Q6's verdict; default the
+    spec's own value). `mode="smoke"` is for the test suite only: every step with
     almost no training. Returns the metrics written to metrics.json.
     """
     out_dir = Path(out_dir)
@@ -70,6 +73,7 @@ def run_reference(
         threads=threads,
         mode=mode,
         stress=stress,
+        **({} if interaction_margin is None else {"interaction_margin": interaction_margin}),
     )
     metrics = results.to_dict()
     metrics["generated"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -424,8 +428,9 @@ def _q6_answer(r: ReferenceResults) -> list[str]:
             "it captured the interaction. Global max pooling reports each motif's presence, "
             "and the hidden ReLU layer can compute AND as relu(a + b - threshold)."
             if q.captured
-            else "Both motifs together do not score above either alone: it did not capture "
-            "the interaction."
+            else "Its mean outputs do not clear the grader's margins (both motifs together "
+            "above either alone, above none, and above the two separate effects added up): "
+            "it did not capture the interaction."
         ),
     ]
     if q.or_model_mean_scores:

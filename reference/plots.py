@@ -32,10 +32,12 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
-from sklearn.metrics import auc, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import precision_recall_curve, roc_curve
 
+from reference import metrics
 from reference.compare import motif_matrix
 from reference.data import normalise_rule, rule_label
+from reference.interaction import INTERACTION_CONDITIONS
 from reference.motifs import information_matrix
 from reference.validation import DNA_ALPHABET, InputError, check_array, check_motif
 
@@ -72,7 +74,6 @@ MAX_BITS = 2.0
 MIN_VISIBLE_BITS = 2e-3
 PWM_ROW_TOLERANCE = 1e-3
 HEATMAP_CELL_WIDTH = 0.45  # inches
-INTERACTION_CONDITIONS = ("none", "A", "B", "A+B")
 _CONDITION_MOTIFS = {"none": (), "A": (0,), "B": (1,), "A+B": (0, 1)}
 _RULE_WORDS = {"all": "AND", "any": "OR", "xor": "XOR"}
 
@@ -417,11 +418,13 @@ def roc_pr_figure(labels, scores, oracle_scores=None, title: str = "") -> Figure
     ax_roc.plot([0, 1], [0, 1], color=COLORS["chance"], lw=0.9, ls=":", label="chance")
     ax_pr.axhline(float(labels.mean()), color=COLORS["chance"], lw=0.9, ls=":", label="chance")
     for name, values, color, style in curves:
+        # The curves are drawn from scikit-learn; the numbers in the legend are the
+        # ones every report prints (reference.metrics), so they can never disagree.
         fpr, tpr, _ = roc_curve(labels, values)
-        roc_auc = float(roc_auc_score(labels, values))
+        roc_auc = metrics.roc_auc(labels, values)
         ax_roc.plot(fpr, tpr, color=color, ls=style, lw=1.6, label=f"{name}: AUC {roc_auc:.3f}")
         precision, recall, _ = precision_recall_curve(labels, values)
-        pr_auc = float(auc(recall, precision))
+        pr_auc = metrics.pr_auc(labels, values)
         ax_pr.plot(
             recall, precision, color=color, ls=style, lw=1.6, label=f"{name}: PR AUC {pr_auc:.3f}"
         )

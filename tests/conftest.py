@@ -5,8 +5,10 @@ Tests must treat these objects as read-only; they are shared across modules.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -56,11 +58,24 @@ def test_spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_test_spec(tmp_path_factory.mktemp("spec"))
 
 
+HANGING_SAMPLE = "infinite_loop"
+HANGING_CELL_LIMIT_S = 20
+"""The hanging sample's cell limit: what it proves (a timeout keeps earlier points) does not
+depend on how long the limit is, and the batch need not wait out the solution's 180 s."""
+
+
 @pytest.fixture(scope="session")
 def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path):
-    """Every example submission graded once, alone, in one batch (slow: several minutes)."""
+    """Every example submission graded once (slow: several minutes): the hanging one alone
+    under a short cell limit, then the others in one batch, into one output folder."""
     from grader.batch import grade_folder
 
     out = tmp_path_factory.mktemp("graded_samples")
-    summary = grade_folder(SAMPLES, out, spec_path=test_spec_path, workers=2)
-    return summary
+    batch, hanging = tmp_path_factory.mktemp("samples"), tmp_path_factory.mktemp("hanging")
+    for sample in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
+        shutil.copytree(sample, (hanging if sample.name == HANGING_SAMPLE else batch) / sample.name)
+    short = write_test_spec(tmp_path_factory.mktemp("short"), cell_timeout_s=HANGING_CELL_LIMIT_S)
+    hung = grade_folder(hanging, out, spec_path=short, workers=1)
+    summary = grade_folder(batch, out, spec_path=test_spec_path, workers=2)
+    results = sorted([*summary.results, *hung.results], key=lambda r: r.student)
+    return dataclasses.replace(summary, results=tuple(results))

@@ -25,12 +25,12 @@ from reference.experiments import (
     NoiseAnswer,
     NoiseRow,
     explain_parameters,
-    interaction_probes,
     noise_only_scores,
     noisy_oracle_scores,
     starter_task,
     with_noise,
 )
+from reference.interaction import interaction_probes
 from reference.metrics import roc_auc
 from reference.oracle import motif_counts
 from reference.pipeline import TEMPLATE_NAME, run_reference, templates_dir
@@ -170,7 +170,7 @@ def test_noisy_oracle_falls_from_the_count_oracle_as_noise_grows(task):
 
 
 def test_interaction_probes_differ_only_by_the_implanted_motifs():
-    probes = interaction_probes(("GATAAG", "TGACTC"), 200, seed=3)
+    probes = interaction_probes(("GATAAG", "TGACTC"), 200, 101, background_seed=3, placement_seed=4)
     a, b = seqs_to_codes(["GATAAG"])[0], seqs_to_codes(["TGACTC"])[0]
     assert set(probes) == {"none", "A", "B", "A+B"}
     changed_a = probes["A"] != probes["none"]

@@ -56,7 +56,7 @@ HOST_TARGETS = (
     Path(sys.executable).parent / f"{CANARY}-pwned",
 )
 """Files the write_outside_job case tries to create on the host."""
-MIXED_SAMPLES = ("unmodified_starter", "partial_main_only")
+MIXED_SAMPLES = ("unmodified_starter",)
 
 
 def _case_id(case: Case) -> str:

@@ -1,0 +1,192 @@
+"""The answer key and the grader share one rule per piece of science, and the grading
+numbers come from the spec file: the same outputs get the same verdict on both sides,
+and editing a weight in the TOML moves the score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.checks import CheckContext, _population_oracle, run_check
+from grader.harvest import Harvest, HarvestedModel, HarvestedValue
+from grader.hidden import HiddenMain, public_test
+from grader.score import InteractionScores, ModelRun, Scores, _main_scores
+from grader.spec import DEFAULT_SPEC_PATH, load_spec
+from reference import experiments
+from reference.data import STARTER_MOTIF, STARTER_SEQ_LEN, implant
+from reference.experiments import FilterMotifs, recovery_answer
+from reference.interaction import interaction_probes, interaction_verdict
+from reference.motifs import read_filter_pwms
+from reference.oracle import motif_counts, oracle_evaluation, oracle_scores
+
+SPEC = load_spec()
+WIDTH = 5
+
+
+def _context(spec, *, values=None, scores: Scores, models=("model",)) -> CheckContext:
+    harvest = Harvest(
+        ran=True,
+        values={k: HarvestedValue(True, v) for k, v in (values or {}).items()},
+        models={m: HarvestedModel(True, path=Path(f"/x/{m}.keras")) for m in models},
+    )
+    return CheckContext(spec, harvest, scores, "ok", "", (), {})
+
+
+# --------------------------------------------------------------------------- Q3
+
+
+def _window_matches(codes: np.ndarray, motif: str) -> np.ndarray:
+    """Bases of each width-5 window that agree with `motif`: (sequences, windows)."""
+    target = np.array(["ACGT".index(b) for b in motif])
+    windows = np.lib.stride_tricks.sliding_window_view(codes, WIDTH, axis=1)
+    return (windows == target).sum(axis=-1)
+
+
+@pytest.fixture(scope="module")
+def main_data():
+    rng = np.random.default_rng(7)
+    n = 400
+    codes = rng.integers(0, 4, size=(n, STARTER_SEQ_LEN), dtype=np.uint8)
+    labels = np.repeat([1, 0], n // 2)
+    positives = labels == 1
+    starts = rng.integers(0, STARTER_SEQ_LEN - WIDTH + 1, size=positives.sum())
+    codes[positives] = implant(codes[positives], STARTER_MOTIF, starts)
+    return codes, labels
+
+
+def _activations(codes: np.ndarray, filters: list[str]) -> np.ndarray:
+    """ReLU-like filters, each firing on windows close to its own k-mer."""
+    return np.stack(
+        [np.maximum(_window_matches(codes, kmer) - 3, 0).astype(np.float64) for kmer in filters],
+        axis=-1,
+    )
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ["ACGTG", "TTTTT", "GGCAT"],  # one filter spells the motif
+        ["CGTGA", "TTTTT"],  # only a shifted 4-of-5 match
+        ["TTTTT", "GGCAT"],  # nothing like the motif
+    ],
+)
+def test_grader_and_answer_key_agree_on_motif_recovery(main_data, filters):
+    codes, labels = main_data
+    activations = _activations(codes, filters)
+    threshold = SPEC.thresholds.recovery_similarity
+    pwms, n_windows = read_filter_pwms(
+        codes, activations, WIDTH, fraction=experiments.ACTIVATION_FRACTION
+    )
+    answer = recovery_answer(FilterMotifs(pwms, n_windows, WIDTH), STARTER_MOTIF, threshold)
+
+    run = ModelRun(
+        "model",
+        loaded=True,
+        info={"conv": {"width": WIDTH, "offset": 0, "stride": 1}, "layers": []},
+        activations=activations,
+        predictions={"main": motif_counts(codes, STARTER_MOTIF) + 0.01 * np.arange(len(codes))},
+    )
+    hidden = HiddenMain(
+        codes,
+        labels,
+        oracle_evaluation(codes, labels, STARTER_MOTIF),
+        oracle_scores(codes, STARTER_MOTIF),
+    )
+    main = _main_scores(run, hidden, public_test(SPEC), SPEC)
+    result = run_check(
+        SPEC.check("motif_recovered"),
+        _context(SPEC, scores=Scores(main=main, models={"model": run})),
+    )
+
+    assert main.best_filter == answer.best_filter
+    assert main.best_match.similarity == pytest.approx(answer.similarity)
+    assert main.recovered == answer.recovered
+    assert (result.status == "passed") == answer.recovered
+    if filters[0] == "ACGTG":
+        assert answer.recovered and result.points == SPEC.check("motif_recovered").points
+
+
+# --------------------------------------------------------------------------- Q6
+
+
+def _and_model(codes: np.ndarray, motifs: tuple[str, str]) -> np.ndarray:
+    """Probability of a model that learnt AND: high only with both motifs."""
+    a, b = (motif_counts(codes, m) > 0 for m in motifs)
+    return np.where(a & b, 0.95, 0.04)
+
+
+def _additive_model(codes: np.ndarray, motifs: tuple[str, str]) -> np.ndarray:
+    """Each motif adds a fixed step: A+B scores highest, yet there is no interaction."""
+    a, b = (motif_counts(codes, m) > 0 for m in motifs)
+    return 0.05 + 0.45 * a + 0.45 * b
+
+
+def _or_model(codes: np.ndarray, motifs: tuple[str, str]) -> np.ndarray:
+    a, b = (motif_counts(codes, m) > 0 for m in motifs)
+    return np.where(a | b, 0.9, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("model", "captured"), [(_and_model, True), (_additive_model, False), (_or_model, False)]
+)
+def test_grader_and_answer_key_agree_on_the_interaction(model, captured):
+    motifs = ("GATAAG", "TGACTC")
+    probes = interaction_probes(motifs, 200, STARTER_SEQ_LEN, background_seed=1, placement_seed=2)
+    means = {name: float(model(codes, motifs).mean()) for name, codes in probes.items()}
+    # The answer key's verdict, as `interaction_experiment` reaches it.
+    answer = interaction_verdict(means, "all", experiments.INTERACTION_MARGIN)
+    scores = Scores(interaction=InteractionScores(motifs, "all", means))
+    ctx = _context(
+        SPEC,
+        values={"interaction_rule": "all", "interaction_motifs": list(motifs)},
+        scores=scores,
+        models=("interaction_model",),
+    )
+    ctx.scores.models = {"interaction_model": ModelRun("interaction_model", loaded=True)}
+    result = run_check(SPEC.check("interaction_captured"), ctx)
+
+    assert answer.captured is captured
+    assert (result.status == "passed") is answer.captured
+    assert result.points == round(answer.fraction * SPEC.check("interaction_captured").points, 2)
+
+
+def test_answer_key_constants_equal_the_spec():
+    d, t = SPEC.data, SPEC.thresholds
+    assert d.public_num_per_class == experiments.STARTER_NUM_PER_CLASS
+    assert d.public_seed == experiments.STARTER_DATA_SEED
+    assert d.multi_co_occurrence == experiments.MULTI_CO_OCCURRENCE
+    assert t.pwm_activation_fraction == experiments.ACTIVATION_FRACTION
+    assert t.interaction_margin == experiments.INTERACTION_MARGIN
+    assert (d.motif, d.seq_len) == (STARTER_MOTIF, STARTER_SEQ_LEN)
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _edited_spec(tmp_path: Path, old: str, new: str):
+    text = DEFAULT_SPEC_PATH.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    copy = tmp_path / "spec.toml"
+    copy.write_text(text.replace(old, new), encoding="utf-8")
+    return load_spec(copy)
+
+
+def test_a_weight_changed_in_the_spec_file_moves_the_score(tmp_path):
+    sweep = {"kernel_results": {3: {"roc_auc": 0.7, "pr_auc": 0.68}}}  # below the motif only
+    check = SPEC.check("kernel_sweep")
+    before = run_check(check, _context(SPEC, values=sweep, scores=Scores()))
+    edited = _edited_spec(tmp_path, "kernel_sweep_below = 0.2", "kernel_sweep_below = 0.1")
+    after = run_check(check, _context(edited, values=sweep, scores=Scores()))
+    assert before.points == pytest.approx((0.2 + 0.6) * check.points)
+    assert after.points == pytest.approx((0.1 + 0.6) * check.points)
+    assert edited.fingerprint != SPEC.fingerprint
+
+
+def test_the_population_oracle_draw_is_read_from_the_spec_file(tmp_path):
+    edited = _edited_spec(tmp_path, "num_per_class = 20000", "num_per_class = 300")
+    default = _population_oracle(1.0, SPEC)
+    small = _population_oracle(1.0, edited)
+    assert default.n == 40000 and small.n == 600
+    assert default.roc_auc == pytest.approx(0.956, abs=0.003)
