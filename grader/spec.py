@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from reference.stress import Generator as StressGenerator
+
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "assignments" / "deepbind_motif.toml"
 SECRET_ENV = "MOTIFGRADER_SECRET"
 QUESTIONS = ("general", "Q1", "Q2", "Q3", "Q4", "Q5", "Q6")
@@ -156,14 +158,7 @@ class StressSetSpec(_Frozen):
 
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     title: str
-    generator: Literal[
-        "motif_at_ends",
-        "reverse_complement",
-        "two_copies",
-        "near_miss",
-        "dinucleotide_shuffled",
-        "long_sequences",
-    ]
+    generator: StressGenerator
     size: int = Field(gt=1, le=5000)
     seq_len: int | None = Field(default=None, gt=0, le=2000)
     min_auc_fraction: float = Field(ge=0, le=1)

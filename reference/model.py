@@ -235,31 +235,7 @@ def window_geometry(model: Any) -> tuple[int, int, int]:
     stride-1 value is used for variable-length inputs). "causal" pads w-1 on the left.
     Dilated filters do not read contiguous windows, so they have no k-mer: an error.
     """
-    conv = first_conv_layer(model)
-    config = conv.get_config()
-    width = int(config["kernel_size"][0])
-    stride = int(config["strides"][0])
-    dilation = int(config.get("dilation_rate", (1,))[0])
-    padding = str(config.get("padding", "valid")).lower()
-    if dilation != 1:
-        raise InputError(
-            f"the first Conv1D has dilation_rate {dilation}; a dilated filter reads "
-            "non-contiguous bases, so its windows are not k-mers - use dilation_rate=1 there"
-        )
-    if padding == "valid":
-        offset = 0
-    elif padding == "causal":
-        offset = -(width - 1)
-    elif padding == "same":
-        length = _input_length(model)
-        if stride == 1 or length is None:
-            offset = -((width - 1) // 2)
-        else:
-            out = -(-length // stride)
-            offset = -(max((out - 1) * stride + width - length, 0) // 2)
-    else:
-        raise InputError(f"the first Conv1D has padding {padding!r}, which is not supported")
-    return width, offset, stride
+    return conv_geometry(first_conv_layer(model), _input_length(model))
 
 
 def _ensure_built(model: Any, sample: np.ndarray) -> None:
