@@ -31,6 +31,7 @@ from grader.desk.pdf import PdfReport, read_pdf, render_page
 from grader.desk.rubric import ITEM_KEYS, AnswerGrade
 from grader.desk.store import DeskStore, RosterEntry
 from grader.report import QUESTION_LABELS, fmt
+from grader.report_view import markdown_inline
 from grader.resources import templates_dir
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class Desk:
             lstrip_blocks=True,
         )
         self.env.globals.update(fmt=fmt, labels=QUESTION_LABELS, shortcuts=SHORTCUTS)
+        self.env.filters["md_inline"] = markdown_inline
         self._pdf_text: OrderedDict[str, PdfReport | None] = OrderedDict()
         self._pages: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self.script = self.env.get_template("desk/desk.js.j2").render()
