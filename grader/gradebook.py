@@ -112,6 +112,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@contextmanager
+def immediate_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, its lock taken at the start (BEGIN IMMEDIATE): a second
+    writer (another TA, a grading run) waits for it instead of failing half way."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def seed_identity(material: str) -> str:
     """Which seed graded a result, without storing the secret itself."""
     return hashlib.sha256(b"motifgrader-seed-id\x00" + material.encode()).hexdigest()[:16]
@@ -180,13 +193,8 @@ class Gradebook:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with immediate_transaction(self._db) as db:
+            yield db
 
     # ------------------------------------------------------------------ runs
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.desk.rubric import AnswerGrade, RubricItem, answer_points
-from grader.gradebook import Gradebook, GradeKey
+from grader.gradebook import Gradebook, GradeKey, immediate_transaction
 from grader.results import StudentResult
 from grader.spec import AssignmentSpec
 
@@ -86,14 +86,8 @@ class DeskStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate_transaction(self._db) as db:
+            yield db
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
