@@ -1,20 +1,17 @@
 """The reports read on a phone and on a desktop: headless Chromium finds no sideways scroll.
 
-Each page is laid out in an iframe of the screen's width (390 px, a phone; 1280 px,
-a laptop): Chromium's own window cannot be narrower than 500 px. The page fails if
-its body is wider than the screen, that is if the reader would have to scroll the
+Each page is laid out in a viewport of the screen's width (390 px, a phone; 1280 px, a
+laptop), in Debian's Chromium driven by Playwright (no browser download). The page fails
+if its body is wider than the screen, that is if the reader would have to scroll the
 whole page sideways (a wide table may scroll inside its own box). The reports are
-rendered from `demanding_result`: long unbroken words, wide figures, a Markdown
-table in an answer, long tracebacks. Needs the Debian package `chromium`.
+rendered from `demanding_result`: long unbroken words, wide figures, a Markdown table in
+an answer, long tracebacks. Needs the Debian package `chromium`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
-import subprocess
-from html import unescape
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,66 +28,47 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="headless Chromium is not installed (Debian: apt-get install -y chromium)",
 )
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (dev extra) is missing")
 
-PROBE = """<!doctype html><html><body style="margin:0">{frames}
-<pre id="probe"></pre>
-<script>
-var results = {{}}, pending = {count};
-document.querySelectorAll("iframe").forEach(function (frame) {{
-  frame.addEventListener("load", function () {{
-    var doc = frame.contentDocument, root = doc.documentElement, wide = [];
-    doc.querySelectorAll("body *").forEach(function (el) {{
-      var box = el.getBoundingClientRect();
-      var scrolled = el.closest(".table-wrap, pre, table, details");
-      if (box.right > root.clientWidth + 1 && !scrolled && wide.length < 10)
-        wide.push(el.tagName.toLowerCase() + "." + el.className + " @" + Math.round(box.right));
-    }});
-    results[frame.id] = {{scroll: root.scrollWidth, client: root.clientWidth, wide: wide}};
-    if (--pending === 0) document.getElementById("probe").textContent = JSON.stringify(results);
-  }});
-}});
-</script></body></html>"""
-
-
-def layout(pages: dict[str, Path]) -> dict[str, dict]:
-    """Lay out every page at every width in one Chromium run; scroll and client widths."""
-    folder = next(iter(pages.values())).parent
-    frames = "".join(
-        f'<iframe id="{name}@{width}" src="{path.name}" '
-        f'style="width:{width}px;height:800px;border:0"></iframe>'
-        for name, path in pages.items()
-        for width in WIDTHS
-    )
-    probe = folder / "probe.html"
-    probe.write_text(PROBE.format(frames=frames, count=len(pages) * len(WIDTHS)))
-    return json.loads(dump_probe(probe))
-
-
-def dump_probe(probe: Path) -> str:
-    """Open `probe` in headless Chromium; what its script wrote into <pre id="probe">."""
-    done = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--allow-file-access-from-files",
-            "--window-size=1400,900",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            probe.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
-    assert found and found.group(1), done.stderr[-2000:]
-    return unescape(found.group(1))
+MEASURE = """() => {
+  const root = document.documentElement, wide = [];
+  document.querySelectorAll("body *").forEach((el) => {
+    const box = el.getBoundingClientRect();
+    const scrolled = el.closest(".table-wrap, pre, table, details");
+    if (box.right > root.clientWidth + 1 && !scrolled && wide.length < 10)
+      wide.push(el.tagName.toLowerCase() + "." + el.className + " @" + Math.round(box.right));
+  });
+  return {scroll: root.scrollWidth, client: root.clientWidth, wide: wide};
+}"""
 
 
 @pytest.fixture(scope="module")
-def laid_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+def browser() -> Iterator:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def layout(browser, pages: dict[str, Path]) -> dict[str, dict]:
+    """Every page at every width: scroll and client widths, and what sticks out."""
+    boxes = {}
+    for name, path in pages.items():
+        for width in WIDTHS:
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            try:
+                page.goto(path.as_uri(), wait_until="load")
+                boxes[f"{name}@{width}"] = page.evaluate(MEASURE)
+            finally:
+                page.close()
+    return boxes
+
+
+@pytest.fixture(scope="module")
+def laid_out(tmp_path_factory: pytest.TempPathFactory, browser) -> dict[str, dict]:
     folder = tmp_path_factory.mktemp("screens")
     result = demanding_result()
     verdicts = {c.name: ("failed", c.message) for c in result.checks}
@@ -109,35 +87,35 @@ def laid_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     for name, html in pages.items():
         paths[name] = folder / f"{name}.html"
         paths[name].write_text(html, encoding="utf-8")
-    return layout(paths)
+    return layout(browser, paths)
 
 
-SORT_PROBE = """<!doctype html><html><body>
-<iframe id="frame" src="{page}" style="width:1280px;height:800px;border:0"></iframe>
-<pre id="probe"></pre>
-<script>
-document.getElementById("frame").addEventListener("load", function () {{
-  var doc = this.contentDocument, table = doc.getElementById("students");
-  var headers = table.querySelectorAll("th.sortable"), auto = headers[2];
-  function first() {{ return table.tBodies[0].rows[0].cells[0].innerText.trim(); }}
-  var button = auto.querySelector("button");
-  var seen = {{before: auto.getAttribute("aria-sort"), focusable: button.tabIndex}};
-  auto.querySelector("button").click();
+SORT = """() => {
+  const table = document.getElementById("students");
+  const headers = table.querySelectorAll("th.sortable"), auto = headers[2];
+  const first = () => table.tBodies[0].rows[0].cells[0].innerText.trim();
+  const button = auto.querySelector("button");
+  const seen = {before: auto.getAttribute("aria-sort"), focusable: button.tabIndex};
+  button.click();
   seen.once = [auto.getAttribute("aria-sort"), headers[0].getAttribute("aria-sort"), first()];
-  auto.querySelector("button").click();
+  button.click();
   seen.twice = [auto.getAttribute("aria-sort"), first()];
-  document.getElementById("probe").textContent = JSON.stringify(seen);
-}});
-</script></body></html>"""
+  return seen;
+}"""
 
 
-def test_sorting_by_a_header_button_reorders_rows_and_sets_aria_sort(tmp_path: Path) -> None:
+def test_sorting_by_a_header_button_reorders_rows_and_sets_aria_sort(
+    tmp_path: Path, browser
+) -> None:
     results = [demanding_result(name) for name in ("ada", "bo", "cy")]
     results[1] = type(results[1])(**{**results[1].__dict__, "checks": results[1].checks[:3]})
     (tmp_path / "index.html").write_text(render_index(results, SPEC, secret=True))
-    probe = tmp_path / "sort.html"
-    probe.write_text(SORT_PROBE.format(page="index.html"))
-    seen = json.loads(dump_probe(probe))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto((tmp_path / "index.html").as_uri(), wait_until="load")
+        seen = page.evaluate(SORT)
+    finally:
+        page.close()
     assert seen["before"] == "none" and seen["focusable"] == 0
     assert seen["once"] == ["ascending", "none", "bo"]  # bo has the fewest points
     assert seen["twice"][0] == "descending" and seen["twice"][1] != "bo"
