@@ -16,6 +16,7 @@ refused like a missing sandbox.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -25,7 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,6 +225,16 @@ def refusal_message(verdict: IsolationVerdict) -> str:
     )
 
 
+def _decide(verdict: IsolationVerdict, allow_unisolated: bool) -> IsolationVerdict:
+    """The verdict, or `IsolationRefused` when student code would run unisolated."""
+    if verdict.isolated:
+        return verdict
+    if not allow_unisolated:
+        raise IsolationRefused(refusal_message(verdict))
+    log.warning("grading without isolation on purpose: %s", "; ".join(verdict.exposed))
+    return dataclasses.replace(verdict, allowed_unisolated=True)
+
+
 def require_isolation(
     prefer: str,
     protected: ProtectedPaths,
@@ -231,16 +242,8 @@ def require_isolation(
     allow_unisolated: bool = False,
     work_root: str | None = None,
 ) -> IsolationVerdict:
-    """The verdict, or `IsolationRefused` when student code would run unisolated."""
-    verdict = measure_isolation(prefer, protected, work_root=work_root)
-    if verdict.isolated:
-        return verdict
-    if not allow_unisolated:
-        raise IsolationRefused(refusal_message(verdict))
-    log.warning("grading without isolation on purpose: %s", "; ".join(verdict.exposed))
-    return IsolationVerdict(
-        False, verdict.sandbox, verdict.exposed, verdict.where, allowed_unisolated=True
-    )
+    """Measure here, before a run: the verdict, or `IsolationRefused`."""
+    return _decide(measure_isolation(prefer, protected, work_root=work_root), allow_unisolated)
 
 
 @functools.cache
@@ -259,13 +262,7 @@ def ensure_worker_isolated(
 ) -> IsolationVerdict:
     """A worker's own check before a job (measured once per worker process)."""
     verdict = _worker_verdict(prefer, protected.read, protected.write, work_root)
-    if verdict.isolated:
-        return verdict
-    if not allow_unisolated:
-        raise IsolationRefused(refusal_message(verdict))
-    return IsolationVerdict(
-        False, verdict.sandbox, verdict.exposed, verdict.where, allowed_unisolated=True
-    )
+    return _decide(verdict, allow_unisolated)
 
 
 def check_workers(
@@ -280,10 +277,3 @@ def check_workers(
         lines = [f"worker {address}: {refusal_message(v)}" for address, v in refused.items()]
         raise IsolationRefused("\n".join(lines))
     return verdicts
-
-
-def describe(verdicts: Sequence[IsolationVerdict]) -> str:
-    """One summary line for several workers' verdicts."""
-    if all(v.isolated for v in verdicts):
-        return verdicts[0].summary if verdicts else ""
-    return next(v.summary for v in verdicts if not v.isolated)

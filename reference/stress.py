@@ -263,6 +263,11 @@ def motif_at_ends(name: str, rng: np.random.Generator, size: int, seq_len: int, 
     )
 
 
+def _anywhere(rng: np.random.Generator):
+    """Uniform start positions, 0 to `last` inclusive."""
+    return lambda n, last: rng.integers(0, last + 1, size=n)
+
+
 def reverse_complement_only(name: str, rng: np.random.Generator, size: int, seq_len: int, motif):
     """Positives carry only the reverse complement of the motif, anywhere."""
     return _plain(
@@ -272,7 +277,7 @@ def reverse_complement_only(name: str, rng: np.random.Generator, size: int, seq_
         size,
         seq_len,
         motif,
-        where=lambda n, last: rng.integers(0, last + 1, size=n),
+        where=_anywhere(rng),
         reverse=True,
     )
 
@@ -286,7 +291,7 @@ def long_sequences(name: str, rng: np.random.Generator, size: int, seq_len: int,
         size,
         seq_len,
         motif,
-        where=lambda n, last: rng.integers(0, last + 1, size=n),
+        where=_anywhere(rng),
         reverse=False,
     )
 
