@@ -774,12 +774,15 @@ def _processes() -> dict[int, _Process]:
     return found
 
 
-def _proportional_bytes(pids: Iterable[int]) -> int | None:
-    """Proportional set size summed over `pids`, or None where /proc cannot say.
+def _proportional_bytes(processes: Mapping[int, _Process], pids: Iterable[int]) -> int:
+    """Proportional set size summed over `pids`.
 
     Resident set size counts a page shared by N forked processes N times, so a kernel that
     forks looks N times its size; PSS charges each process 1/N of the page. It costs a walk
     of each process's page tables, so it is only read to confirm an RSS sum over the limit.
+    A process whose PSS cannot be read (exiting as it is read, its address space already
+    gone, or /proc refusing) is charged its own resident size: one unreadable member of a
+    fork bomb must not turn the whole job back into the RSS sum that over-counts it.
     """
     total = 0
     for pid in pids:
@@ -789,10 +792,11 @@ def _proportional_bytes(pids: Iterable[int]) -> int | None:
         except FileNotFoundError:
             continue  # exited since it was listed
         except OSError:
-            return None
+            match = None
         if match is None:
-            return None
-        total += int(match[1]) * 1024
+            total += processes[pid].rss_bytes if pid in processes else 0
+        else:
+            total += int(match[1]) * 1024
     return total
 
 
@@ -1138,7 +1142,7 @@ class MemoryWatchdog:
             return "processes"
         total = sum(processes[pid].rss_bytes for pid in members)
         if total > self.limit_bytes:
-            total = _proportional_bytes(members) or total
+            total = _proportional_bytes(processes, members)
         self.peak_rss_bytes = max(self.peak_rss_bytes, total)
         if total > self.limit_bytes:
             return "memory"

@@ -721,3 +721,25 @@ def test_ipykernel_runs_one_plus_one_in_the_sandbox(mode, job: SandboxJob) -> No
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_a_member_whose_memory_map_is_gone_is_charged_its_own_size_not_the_whole_rss_sum():
+    # A process that has released its address space (exiting, or a zombie) answers ESRCH on
+    # smaps_rollup. Under load a fork bomb always has one; it must cost its own resident
+    # size, not turn the job's total back into the RSS sum that counts every shared page
+    # once per fork (which named a fork bomb "out of memory" instead of "too many processes").
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{child.pid}/status").read_text()
+        if "\nState:\tZ" in status:
+            break
+        time.sleep(0.01)
+    me = os.getpid()
+    processes = sandbox._processes()
+    processes[child.pid] = sandbox._Process(child.pid, me, os.getuid(), 12345)
+    own = sandbox._proportional_bytes(processes, [me])
+    gone = sandbox._proportional_bytes(processes, [child.pid])
+    child.wait()
+    assert 0 < own < processes[me].rss_bytes * 2
+    assert gone == 12345
