@@ -894,9 +894,9 @@ def _dying(pid: int) -> bool:
     return bool(flags & PF_EXITING) or any(int(mask, 16) & sigkill for mask in pending)
 
 
-def _start_time(pid: int) -> int | None:
+def process_start_time(pid: int) -> int | None:
     """When `pid` started (clock ticks since boot): tells a process from a later one that
-    reused its PID."""
+    reused its PID, or from another process with the same PID in another PID namespace."""
     fields = _stat(pid)
     return None if fields is None else int(fields[STAT_START])
 
@@ -943,7 +943,7 @@ def _adopted(job: SandboxJob, processes: Mapping[int, _Process]) -> set[int]:
     me = os.getpid()
     found: set[int] = set()
     for process in processes.values():
-        if process.ppid == me and (_start_time(process.pid) or 0) >= job.started_ticks:
+        if process.ppid == me and (process_start_time(process.pid) or 0) >= job.started_ticks:
             found |= {process.pid} | _descendants(process.pid, processes)
     return found
 
@@ -1102,7 +1102,7 @@ class MemoryWatchdog:
         self.tripped = False
         self.reason = ""
         self.peak_rss_bytes = 0
-        self._root_started = _start_time(root_pid)
+        self._root_started = process_start_time(root_pid)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._watch, name=f"memory-watchdog-{root_pid}", daemon=True
@@ -1125,7 +1125,7 @@ class MemoryWatchdog:
 
     def _select(self, processes: Mapping[int, _Process]) -> set[int]:
         # Once the kernel has died and been reaped its PID may belong to someone else.
-        started = _start_time(self.root_pid)
+        started = process_start_time(self.root_pid)
         same_root = started is not None and started == self._root_started
         return _job_members(self.job, self.root_pid if same_root else None, processes)
 

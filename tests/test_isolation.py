@@ -96,6 +96,19 @@ def test_bubblewrap_is_measured_isolated_from_secret_submissions_output_and_grad
     assert verdict.summary.startswith("isolated (measured): bubblewrap")
 
 
+def test_a_grader_whose_parent_is_init_is_not_mistaken_for_the_sandboxs_own_init(
+    course, monkeypatch
+):
+    # Under nohup, a service manager or as a container's first process, the grader's
+    # parent is PID 1. In its own PID namespace the probe's /proc/1 is the sandbox's
+    # init: readable, but not the grader's. Refusing there would refuse every container.
+    if not _bubblewrap_works():
+        pytest.skip("bubblewrap cannot run here")
+    monkeypatch.setattr("grader.isolation.os.getppid", lambda: 1)
+    verdict = measure_isolation("auto", _protected(course))
+    assert verdict.isolated, verdict.exposed
+
+
 def test_fallback_exposing_a_world_readable_secret_is_not_isolated(course, without_bwrap):
     verdict = measure_isolation("auto", _protected(course))
     assert not verdict.isolated
