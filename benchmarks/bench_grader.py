@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.batch import grade_folder  # noqa: E402
-from grader.discover import discover_submissions  # noqa: E402
-from grader.pipeline import GradingOptions, grade_submission  # noqa: E402
+from grader.grade import GradingOptions, grade_submission  # noqa: E402
+from grader.intake.discover import discover_submissions  # noqa: E402
 from grader.spec import load_spec, resolve_seed  # noqa: E402
 
 SOLUTION = ROOT / "student_submissions" / "reference_solution" / "hw4.ipynb"

@@ -28,11 +28,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.gradebook import Gradebook, GradeKey  # noqa: E402
+from grader.checks.results import StudentResult  # noqa: E402
+from grader.gradebook.store import Gradebook, GradeKey  # noqa: E402
 from grader.integrity.rank import compare_class  # noqa: E402
 from grader.integrity.run import similarity_report  # noqa: E402
 from grader.integrity.sources import default_starter  # noqa: E402
-from grader.results import StudentResult  # noqa: E402
 from grader.spec import load_spec  # noqa: E402
 from tests.similarity_class import build_class, repository_students  # noqa: E402
 

@@ -7,8 +7,8 @@ report itself is only template rendering over stored results.
 import numpy as np
 import pytest
 
-from grader.report import render_student_report
-from grader.results import CellRecord, CheckResult, StudentResult
+from grader.checks.results import CellRecord, CheckResult, StudentResult
+from grader.outputs.report import render_student_report
 from grader.spec import load_spec
 from reference import plots
 

@@ -21,21 +21,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.checks import unrunnable_results
-from grader.discover import Submission, discover_submissions
-from grader.export import canvas_csv, grades_csv, results_json, with_manual_points
-from grader.gradebook import Gradebook, GradeKey, seed_identity
-from grader.isolation import (
+from grader.checks.registry import unrunnable_results
+from grader.checks.results import StudentResult
+from grader.grade import GRADER_VERSION, GradedSubmission, GradingOptions, grade_submission
+from grader.gradebook.store import Gradebook, GradeKey, seed_identity
+from grader.intake.discover import Submission, discover_submissions
+from grader.outputs.exports import canvas_csv, grades_csv, results_json, with_manual_points
+from grader.outputs.report import render_index, render_student_report, write_kernel_log
+from grader.run.isolation import (
     IsolationRefused,
     IsolationVerdict,
     ProtectedPaths,
     check_workers,
     require_isolation,
 )
-from grader.pipeline import GRADER_VERSION, GradedSubmission, GradingOptions, grade_submission
-from grader.report import render_index, render_student_report, write_kernel_log
-from grader.results import StudentResult
-from grader.sandbox import adopt_orphans
+from grader.run.sandbox import adopt_orphans
 from grader.spec import DEFAULT_SPEC_PATH, AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
 ProgressCallback = Callable[[StudentResult], None]

@@ -7,7 +7,7 @@ the students' results), 2 for misuse (bad arguments, unreadable spec), and for
 
 Misuse is one line on stderr, never a traceback: every command runs its work inside
 `misuse_errors()`, which turns a bad spec, a bad path, an unusable gradebook or an
-`ArgumentProblem` from `grader.preflight` into `MisuseError` (a ClickException, exit 2).
+`ArgumentProblem` from `grader.intake.preflight` into `MisuseError` (a ClickException, exit 2).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader.preflight import ArgumentProblem
+from grader.intake.preflight import ArgumentProblem
 from grader.spec import SpecError
 
 console = Console(stderr=False)
@@ -165,7 +165,7 @@ def grade(
     whose per-job user reaches nothing of the grader's); otherwise nothing runs and the
     command exits 2 saying how to fix it.
     """
-    from grader.preflight import (
+    from grader.intake.preflight import (
         check_gradebook_file,
         check_output_folder,
         check_scheduler,
@@ -181,7 +181,7 @@ def grade(
         selected = select_submissions(submissions, only or None)
         check_scheduler(scheduler)
     from grader.batch import grade_folder
-    from grader.isolation import IsolationRefused
+    from grader.run.isolation import IsolationRefused
 
     progress = Progress(
         TextColumn("[bold]Grading"),
@@ -253,7 +253,7 @@ def _print_summary(summary) -> None:
         )
     console.print(table)
     if not summary.isolated:
-        from grader.isolation import NOT_ISOLATED_BANNER
+        from grader.run.isolation import NOT_ISOLATED_BANNER
 
         console.print(f"[bold white on red] {NOT_ISOLATED_BANNER} [/bold white on red]")
     if summary.seed_kind != "secret":
@@ -286,7 +286,7 @@ REFERENCE_LOG_NAME = "reference-stderr.log"
 )
 def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> None:
     """Run the reference solution and write the instructor's answer key."""
-    from grader.preflight import check_output_folder
+    from grader.intake.preflight import check_output_folder
     from grader.spec import load_spec
     from grader.terminal import quiet_tensorflow_environment, stderr_to_file
 
@@ -298,7 +298,7 @@ def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> 
     log = out_dir / REFERENCE_LOG_NAME
     # TensorFlow is imported here, with its C++ log lines sent to the log file.
     with console.status("Running the reference pipeline...") as status, stderr_to_file(log):
-        from grader.stress import definitions as stress_definitions
+        from grader.score.stress import definitions as stress_definitions
         from reference.pipeline import run_reference
 
         metrics = run_reference(
@@ -354,7 +354,7 @@ def report(
     out_dir: Path, secret_file: Path | None, spec_path: Path | None, gradebook_path: Path | None
 ) -> None:
     """Re-write every report and export from the gradebook, without running notebooks."""
-    from grader.preflight import check_gradebook_file, check_output_folder
+    from grader.intake.preflight import check_gradebook_file, check_output_folder
     from grader.spec import load_spec
 
     with misuse_errors():
@@ -389,7 +389,7 @@ def leaderboard(
     gradebook_path: Path | None,
 ) -> None:
     """Write a self-contained class leaderboard page from the grades in OUT."""
-    from grader.leaderboard import LeaderboardError, write_public_leaderboard
+    from grader.outputs.leaderboard import LeaderboardError, write_public_leaderboard
 
     with misuse_errors(LeaderboardError):
         path = write_public_leaderboard(
@@ -439,8 +439,8 @@ def manual() -> None:
 def _open_gradebook(out_dir: Path, gradebook_path: Path | None):
     """The existing gradebook of a graded folder; a missing one is a misuse (exit 2)."""
     from grader.batch import GRADEBOOK_NAME
-    from grader.gradebook import Gradebook
-    from grader.preflight import check_gradebook_file
+    from grader.gradebook.store import Gradebook
+    from grader.intake.preflight import check_gradebook_file
 
     path = gradebook_path or out_dir / GRADEBOOK_NAME
     with misuse_errors():
@@ -457,7 +457,7 @@ def manual_export(
     sheet: Path, out_dir: Path, gradebook_path: Path | None, spec_path: Path | None
 ) -> None:
     """Write SHEET: one row per student and question, with the answer text to grade."""
-    from grader.manual import export_sheet
+    from grader.gradebook.manual import export_sheet
     from grader.spec import load_spec
 
     with misuse_errors():
@@ -482,7 +482,7 @@ def manual_import(
 ) -> None:
     """Merge the points and comments of a filled-in SHEET, then re-render the reports."""
     from grader.batch import rerender
-    from grader.manual import ManualGradeError, import_sheet
+    from grader.gradebook.manual import ManualGradeError, import_sheet
     from grader.spec import load_spec
 
     with misuse_errors():
@@ -536,9 +536,9 @@ def check(notebook: Path, out_dir: Path | None, spec_path: Path | None, sandbox:
     """
     from rich.markup import escape
 
-    from grader.preflight import check_output_folder
-    from grader.selfcheck import check_notebook, summary_lines
+    from grader.intake.preflight import check_output_folder
     from grader.spec import load_spec
+    from grader.student.selfcheck import check_notebook, summary_lines
 
     out_dir = out_dir or Path("selfcheck") / notebook.stem
     with misuse_errors():
@@ -578,7 +578,7 @@ def check(notebook: Path, out_dir: Path | None, spec_path: Path | None, sandbox:
 )
 def bundle(out_dir: Path, install_from: str | None) -> None:
     """Write what students receive: starter notebook, README, requirements, CI workflow."""
-    from grader.bundle import BundleError, write_student_bundle
+    from grader.student.bundle import BundleError, write_student_bundle
 
     with misuse_errors(BundleError):
         paths = write_student_bundle(out_dir, install_from=install_from)
@@ -603,7 +603,7 @@ def bundle(out_dir: Path, install_from: str | None) -> None:
 )
 def ci_template_command(kind: str, out_path: Path | None) -> None:
     """Write a GitHub Actions workflow for a course repository."""
-    from grader.bundle import BundleError, ci_template, write_ci_template
+    from grader.student.bundle import BundleError, ci_template, write_ci_template
 
     if out_path is None:
         click.echo(ci_template(kind), nl=False)
@@ -663,7 +663,7 @@ def sandbox_command(prefer: str) -> None:
     Starts one process exactly as a student kernel would be started and tries to read the
     grader's source and processes. Exit status 0 when isolated, 1 when `grade` would refuse.
     """
-    from grader.isolation import ProtectedPaths, measure_isolation, refusal_message
+    from grader.run.isolation import ProtectedPaths, measure_isolation, refusal_message
 
     verdict = measure_isolation(prefer, ProtectedPaths())
     if verdict.isolated:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from grader.execute import KERNEL_STDERR
+from grader.run.session import KERNEL_STDERR
 
 # Read by TensorFlow and absl when they start; they quiet most lines, not all.
 QUIET_TENSORFLOW_ENV = {

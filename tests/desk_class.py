@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 from grader.batch import GRADEBOOK_NAME, rerender
-from grader.gradebook import Gradebook, GradeKey, seed_identity
-from grader.pipeline import GRADER_VERSION
-from grader.results import CheckResult, StudentResult
+from grader.checks.results import CheckResult, StudentResult
+from grader.grade import GRADER_VERSION
+from grader.gradebook.store import Gradebook, GradeKey, seed_identity
 from grader.spec import AssignmentSpec, load_spec, resolve_seed
 
 NAMES = (

@@ -11,13 +11,13 @@ import os
 import time
 from pathlib import Path
 
-from grader.checks import CheckContext, run_checks
-from grader.discover import Submission
-from grader.execute import read_notebook
-from grader.harvest import Harvest, extract_answers
-from grader.pipeline import GradedSubmission
-from grader.results import StudentResult
-from grader.score import Scores
+from grader.checks.registry import CheckContext, run_checks
+from grader.checks.results import StudentResult
+from grader.grade import GradedSubmission
+from grader.harvest.collect import Harvest, extract_answers
+from grader.intake.discover import Submission
+from grader.run.session import read_notebook
+from grader.score.measure import Scores
 
 
 def quick_job(submission: Submission, spec, seed, options, expectations) -> GradedSubmission:

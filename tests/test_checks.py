@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from grader.checks import CheckContext, run_check, run_checks
-from grader.harvest import Harvest, HarvestedModel, HarvestedValue
-from grader.results import CellRecord
-from grader.score import InteractionScores, MainScores, ModelRun, Scores
+from grader.checks.registry import CheckContext, run_check, run_checks
+from grader.checks.results import CellRecord
+from grader.harvest.collect import Harvest, HarvestedModel, HarvestedValue
+from grader.score.measure import InteractionScores, MainScores, ModelRun, Scores
 from grader.spec import load_spec
 from reference.compare import motif_matrix, motif_similarity
 from reference.metrics import Evaluation

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from grader.cli import main
-from grader.preflight import ArgumentProblem, check_scheduler, close_matches
+from grader.intake.preflight import ArgumentProblem, check_scheduler, close_matches
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "reference" / "notebooks" / "starter.ipynb"

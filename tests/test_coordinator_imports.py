@@ -3,19 +3,22 @@
 import subprocess
 import sys
 
+from grader.checks.registry import QUESTION_MODULES
+
 COORDINATOR_MODULES = [
     "grader.cli",
     "grader.batch",
-    "grader.pipeline",
-    "grader.execute",
-    "grader.harvest",
-    "grader.score",
-    "grader.checks",
-    "grader.report",
-    "grader.export",
-    "grader.gradebook",
-    "grader.manual",
-    "grader.figures",
+    "grader.grade",
+    "grader.run.session",
+    "grader.harvest.collect",
+    "grader.score.measure",
+    "grader.checks.registry",
+    *(f"grader.checks.{name}" for name in QUESTION_MODULES),
+    "grader.outputs.report",
+    "grader.outputs.exports",
+    "grader.gradebook.store",
+    "grader.gradebook.manual",
+    "grader.outputs.figures",
     "reference.plots",
 ]
 

@@ -29,8 +29,8 @@ from grader.desk.pdf import read_pdf
 from grader.desk.rubric import answer_points
 from grader.desk.server import DeskError, check_bind, running_desk
 from grader.desk.store import DeskStore
-from grader.gradebook import Gradebook
-from grader.manual import export_sheet, import_sheet
+from grader.gradebook.manual import export_sheet, import_sheet
+from grader.gradebook.store import Gradebook
 from grader.spec import SpecError, load_spec
 from tests.desk_class import (
     HOSTILE_STUDENT,

@@ -19,7 +19,7 @@ import pytest
 
 from grader.batch import GRADEBOOK_NAME, rerender
 from grader.desk.server import DeskHandle, running_desk
-from grader.gradebook import Gradebook
+from grader.gradebook.store import Gradebook
 from tests.desk_class import build_class, student_names
 
 CHROMIUM = os.environ.get("MOTIFGRADER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

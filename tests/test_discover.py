@@ -3,7 +3,7 @@
 import zipfile
 from pathlib import Path
 
-from grader.discover import discover_submissions, safe_student_id
+from grader.intake.discover import discover_submissions, safe_student_id
 
 NOTEBOOK = b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'
 

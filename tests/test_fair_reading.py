@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks import typed_in
-from grader.scorer import read_outputs
+from grader.checks.common import typed_in
+from grader.score.model_runner import read_outputs
 from reference.compare import motifs_overlap
 from reference.encode import column_permutation, one_hot_encode_seqs
 from reference.motifs import fitted_pseudocount, hand_set_filters
@@ -109,7 +109,7 @@ def test_typed_in_results_are_found_in_the_code_and_computed_ones_are_not():
 
 
 def test_sweep_claims_are_bounded_by_what_the_reference_measured():
-    from grader.checks import _sweep_expectation
+    from grader.checks.q2_q3_main_model import _sweep_expectation
     from reference.expectations import kernel_sweep_expectations
 
     rows = {r["kernel_size"]: r for r in kernel_sweep_expectations()}

@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from grader.batch import grade_folder, rerender
-from grader.gradebook import Gradebook
-from grader.manual import ManualGradeError, export_sheet, import_sheet
+from grader.gradebook.manual import ManualGradeError, export_sheet, import_sheet
+from grader.gradebook.store import Gradebook
 from grader.spec import load_spec
 from tests.fake_jobs import always_raises_job, dies_once_job, quick_job
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.harvest import Probe, extract_answers, read_harvest
+from grader.harvest.collect import Probe, extract_answers, read_harvest
 
 
 def _notebook(*markdown: str):

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox as sandboxing
-from grader.results import StudentResult
+from grader.checks.results import StudentResult
+from grader.run import sandbox as sandboxing
 from tests.conftest import SAMPLES, write_test_spec
 from tests.corpus.build_corpus import (
     CANARY,
@@ -41,6 +41,8 @@ from tests.corpus.build_corpus import (
     write_large_notebook,
 )
 from tests.corpus.cases import CASES, CORPUS_LIMITS, MEASURED_CHECKS, Case
+from tests.golden_scores import MEASURED_CHECKS as MEASURED_ON_A_MODEL
+from tests.golden_scores import MEASURED_TOLERANCE
 
 VICTIM_TEXT = "a file beside the job folders that no notebook may change\n"
 OTHER_RESULTS = '{"score": 42, "note": "another student\'s results, graded earlier"}\n'
@@ -366,6 +368,25 @@ def test_hostile_notebook_gets_its_exact_status_and_score_band(corpus: Graded, c
     assert json.loads((folder / "results.json").read_text())["score"] == result.score
 
 
+GOLDEN_POINTS = json.loads((Path(__file__).parent / "corpus" / "golden_points.json").read_text())
+"""Status and points per check of every case, recorded before the grader was split into
+one package per step: the move changed where code lives, not what any case scores."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_hostile_notebook_scores_its_golden_points_check_by_check(corpus: Graded, case: Case):
+    status, golden = GOLDEN_POINTS[case.name]
+    result = corpus.result(case.name)
+    points = {c.name: c.points for c in result.checks}
+    assert result.status == status
+    assert set(points) == set(golden)
+    for name, expected in golden.items():
+        # Hidden data is drawn from this run's secret: a measured check may move a little.
+        tolerance = MEASURED_TOLERANCE if name in MEASURED_ON_A_MODEL else 0.0
+        assert abs(points[name] - expected) <= tolerance, (name, points[name], expected)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in CASES if c.twin], ids=_case_id)
 def test_tampering_does_not_change_what_the_grader_measures(corpus: Graded, case: Case):
@@ -445,8 +466,8 @@ def test_every_students_outputs_are_byte_for_byte_what_the_grader_wrote(corpus: 
     each file on disk is exactly what the gradebook re-renders (or holds)."""
     if not _isolated():
         pytest.skip(NOT_ISOLATED)
-    from grader.export import results_json, with_manual_points
-    from grader.gradebook import Gradebook
+    from grader.gradebook.store import Gradebook
+    from grader.outputs.exports import results_json, with_manual_points
     from grader.spec import load_spec
 
     fingerprint = load_spec(corpus.base / "test_spec.toml").fingerprint

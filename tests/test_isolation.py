@@ -24,8 +24,8 @@ import nbformat
 import pytest
 from markupsafe import escape
 
-from grader import sandbox
-from grader.isolation import (
+from grader.run import sandbox
+from grader.run.isolation import (
     NOT_ISOLATED_BANNER,
     OPT_OUT_FLAG,
     IsolationRefused,
@@ -33,7 +33,7 @@ from grader.isolation import (
     measure_isolation,
     require_isolation,
 )
-from grader.sandbox import SandboxLimits, SandboxUnavailable, prepare_job, wrap_kernel_command
+from grader.run.sandbox import SandboxLimits, SandboxUnavailable, prepare_job, wrap_kernel_command
 
 ROOT = Path(__file__).resolve().parent.parent
 MOTIFGRADER = Path(sys.executable).parent / "motifgrader"
@@ -104,7 +104,7 @@ def test_a_grader_whose_parent_is_init_is_not_mistaken_for_the_sandboxs_own_init
     # init: readable, but not the grader's. Refusing there would refuse every container.
     if not _bubblewrap_works():
         pytest.skip("bubblewrap cannot run here")
-    monkeypatch.setattr("grader.isolation.os.getppid", lambda: 1)
+    monkeypatch.setattr("grader.run.isolation.os.getppid", lambda: 1)
     verdict = measure_isolation("auto", _protected(course))
     assert verdict.isolated, verdict.exposed
 

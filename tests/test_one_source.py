@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.checks import CheckContext, _population_oracle, run_check
-from grader.harvest import Harvest, HarvestedModel, HarvestedValue
-from grader.hidden import HiddenMain, public_test
-from grader.score import InteractionScores, ModelRun, Scores, _main_scores
+from grader.checks.common import population_oracle
+from grader.checks.registry import CheckContext, run_check
+from grader.harvest.collect import Harvest, HarvestedModel, HarvestedValue
+from grader.score.hidden_data import HiddenMain, public_test
+from grader.score.measure import InteractionScores, ModelRun, Scores, _main_scores
 from grader.spec import DEFAULT_SPEC_PATH, load_spec
 from reference import experiments
 from reference.data import STARTER_MOTIF, STARTER_SEQ_LEN, implant
@@ -186,7 +187,7 @@ def test_a_weight_changed_in_the_spec_file_moves_the_score(tmp_path):
 
 def test_the_population_oracle_draw_is_read_from_the_spec_file(tmp_path):
     edited = _edited_spec(tmp_path, "num_per_class = 20000", "num_per_class = 300")
-    default = _population_oracle(1.0, SPEC)
-    small = _population_oracle(1.0, edited)
+    default = population_oracle(1.0, SPEC)
+    small = population_oracle(1.0, edited)
     assert default.n == 40000 and small.n == 600
     assert default.roc_auc == pytest.approx(0.956, abs=0.003)

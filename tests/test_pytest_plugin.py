@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import selfcheck
 from grader.spec import load_spec
+from grader.student import selfcheck
 from tests.test_selfcheck import FAST_NOTEBOOK_VERDICTS, FakeGrader, fast_notebook, graded
 
 pytest_plugins = ["pytester"]
@@ -48,12 +48,12 @@ def fake_grader(monkeypatch: pytest.MonkeyPatch):
 
 def test_plugin_module_imports_nothing_of_the_grader_at_pytest_start() -> None:
     code = (
-        "import sys, grader.pytest_plugin\n"
+        "import sys, grader.student.pytest_plugin\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('grader', 'reference', 'numpy', 'tensorflow', 'keras', 'nbclient')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['grader', 'grader.pytest_plugin']"
+    assert done.stdout.strip() == "['grader', 'grader.student', 'grader.student.pytest_plugin']"
 
 
 def test_without_notebook_option_a_project_collects_and_runs_only_its_tests(

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import REFERENCE_LOG_NAME, main
-from grader.execute import KERNEL_STDERR
+from grader.run.session import KERNEL_STDERR
 from grader.terminal import (
     QUIET_TENSORFLOW_ENV,
     captured_kernel_stderr,

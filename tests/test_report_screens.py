@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.report import SelfCheckTotals, render_index, render_student_report
+from grader.outputs.report import SelfCheckTotals, render_index, render_student_report
 from grader.spec import load_spec
 from tests.test_report_view import demanding_result
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.report import (
+from grader.checks.results import CellRecord, CheckResult, StudentResult
+from grader.outputs.report import (
     KERNEL_LOG_NAME,
     SelfCheckTotals,
     histogram_svg,
@@ -23,7 +24,7 @@ from grader.report import (
     render_student_report,
     write_kernel_log,
 )
-from grader.report_view import (
+from grader.outputs.report_view import (
     advice,
     check_views,
     clean_traceback,
@@ -33,7 +34,6 @@ from grader.report_view import (
     markdown_inline,
     timing_rows,
 )
-from grader.results import CellRecord, CheckResult, StudentResult
 from grader.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,10 +4,10 @@ import csv
 import io
 import json
 
-from grader.checks import unrunnable_results
-from grader.export import grades_csv, gradescope_results, with_manual_points
-from grader.report import histogram_svg, render_index, render_student_report
-from grader.results import CellRecord, CheckResult, StudentResult
+from grader.checks.registry import unrunnable_results
+from grader.checks.results import CellRecord, CheckResult, StudentResult
+from grader.outputs.exports import grades_csv, gradescope_results, with_manual_points
+from grader.outputs.report import histogram_svg, render_index, render_student_report
 from grader.spec import load_spec
 
 SPEC = load_spec()

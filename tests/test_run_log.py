@@ -9,8 +9,8 @@ from pathlib import Path
 
 import nbformat
 
-from grader import checks
 from grader.batch import RUN_LOG_NAME, grade_folder
+from grader.checks import registry
 from tests.fake_jobs import always_raises_job, quick_job
 
 
@@ -29,7 +29,7 @@ def test_a_crashed_check_is_in_grader_log_and_on_the_class_index(tmp_path, monke
     def crashing_check(ctx):
         raise ZeroDivisionError("weights summed to nothing")
 
-    monkeypatch.setitem(checks.CHECKS, "kernel_sweep", crashing_check)
+    monkeypatch.setitem(registry.registered_checks(), "kernel_sweep", crashing_check)
     subs, out = tmp_path / "subs", tmp_path / "out"
     _one_student(subs)
     summary = _grade(subs, out, quick_job)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
-from grader.sandbox import (
+from grader.run import sandbox
+from grader.run.sandbox import (
     MemoryWatchdog,
     MiB,
     SandboxInfo,
@@ -505,8 +505,7 @@ def test_setsid_grandchild_is_gone_after_kill_job_processes(mode, job: SandboxJo
 ADOPTING_GRADER = """\
 import json, subprocess, sys, time
 from pathlib import Path
-from grader import sandbox
-
+from grader.run import sandbox
 folder, token, adopt = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "adopt"
 adopted = sandbox.adopt_orphans() if adopt else False
 job = sandbox.SandboxJob.for_folder(folder)
@@ -667,7 +666,7 @@ def test_probe_is_cached_and_names_what_it_found() -> None:
 
 def test_missing_bwrap_falls_back_and_says_why(tmp_path: Path) -> None:
     code = (
-        "from grader.sandbox import SandboxUnavailable, probe_sandbox\n"
+        "from grader.run.sandbox import SandboxUnavailable, probe_sandbox\n"
         "print(probe_sandbox('auto').detail)\n"
         "try:\n"
         "    probe_sandbox('bubblewrap')\n"

@@ -21,8 +21,13 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from grader import selfcheck
-from grader.bundle import (
+from grader.checks.results import CheckResult, StudentResult
+from grader.cli import main
+from grader.grade import GradedSubmission
+from grader.harvest.collect import MODEL_NAMES, VALUE_NAMES
+from grader.spec import SECRET_ENV, load_spec
+from grader.student import selfcheck
+from grader.student.bundle import (
     STUDENT_WHEEL_EXCLUDES,
     BundleError,
     build_student_wheel,
@@ -31,12 +36,7 @@ from grader.bundle import (
     student_wheel_files,
     write_student_bundle,
 )
-from grader.cli import main
-from grader.harvest import MODEL_NAMES, VALUE_NAMES
-from grader.pipeline import GradedSubmission
-from grader.results import CheckResult, StudentResult
-from grader.selfcheck import HIDDEN_CHECK_INPUTS, check_notebook, verdict_for
-from grader.spec import SECRET_ENV, load_spec
+from grader.student.selfcheck import HIDDEN_CHECK_INPUTS, check_notebook, verdict_for
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "reference" / "notebooks" / "starter.ipynb"
@@ -392,7 +392,7 @@ def test_bundle_contains_no_secret_seed_and_no_solution(
     with zipfile.ZipFile(next((tmp_path / "bundle" / "wheels").glob("*.whl"))) as archive:
         members = set(archive.namelist())
     assert not members & STUDENT_WHEEL_EXCLUDES
-    assert {"grader/selfcheck.py", "grader/_templates/student_report.html.j2"} <= members
+    assert {"grader/student/selfcheck.py", "grader/_templates/student_report.html.j2"} <= members
 
 
 def test_bundle_pins_the_versions_the_grader_is_tested_with(tmp_path: Path) -> None:
@@ -447,7 +447,8 @@ def test_student_wheel_installs_offline_and_imports_the_self_check(tmp_path: Pat
     probe = (
         "import importlib, importlib.util, json, grader\n"
         "from importlib.metadata import distribution\n"
-        "for m in ('grader.cli', 'grader.selfcheck', 'grader.pytest_items', 'grader.batch'):\n"
+        "for m in ('grader.cli', 'grader.student.selfcheck',\n"
+        "          'grader.student.pytest_items', 'grader.batch'):\n"
         "    importlib.import_module(m)\n"
         "from grader.resources import templates_dir\n"
         "gone = [m for m in ('reference.experiments', 'reference.pipeline', 'reference.train')\n"
@@ -464,7 +465,7 @@ def test_student_wheel_installs_offline_and_imports_the_self_check(tmp_path: Pat
     assert package == str(target / "grader" / "__init__.py")
     assert templates == str(target / "grader" / "_templates")
     assert gone == ["reference.experiments", "reference.pipeline", "reference.train"]
-    assert ["pytest11", "motifgrader", "grader.pytest_plugin"] in points
+    assert ["pytest11", "motifgrader", "grader.student.pytest_plugin"] in points
     assert ["console_scripts", "motifgrader", "grader.cli:main"] in points
 
 

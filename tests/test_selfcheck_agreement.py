@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import selfcheck
+from grader.checks.results import CheckResult, StudentResult
 from grader.cli import main
-from grader.pipeline import GradedSubmission, grade_submission
-from grader.report import KERNEL_LOG_NAME
-from grader.results import CheckResult, StudentResult
-from grader.selfcheck import check_notebook
+from grader.grade import GradedSubmission, grade_submission
+from grader.outputs.report import KERNEL_LOG_NAME
+from grader.student import selfcheck
+from grader.student.selfcheck import check_notebook
 from tests.test_selfcheck import FakeGrader
 
 pytestmark = pytest.mark.slow

@@ -17,15 +17,15 @@ import pytest
 from click.testing import CliRunner
 
 from grader.batch import grade_folder, write_student_outputs
+from grader.checks.results import StudentResult
 from grader.cli import main
-from grader.gradebook import Gradebook, GradeKey
+from grader.grade import GradedSubmission
+from grader.gradebook.store import Gradebook, GradeKey
 from grader.integrity.artefacts import decode_filters, matched_filter_cosine, model_fingerprint
 from grader.integrity.rank import compare_class
 from grader.integrity.run import similarity_report
 from grader.integrity.sources import ClassSubmission, default_starter
-from grader.pipeline import GradedSubmission
-from grader.results import StudentResult
-from grader.score import ModelRun
+from grader.score.measure import ModelRun
 from grader.spec import load_spec
 from tests.fake_jobs import quick_job
 from tests.similarity_class import build_class, honest_student, make_copy, repository_students
@@ -214,7 +214,7 @@ def test_nothing_of_the_review_reaches_what_students_receive(tmp_path: Path):
             assert "similar" not in text.lower(), name
             for value in result.details["integrity"].values():
                 assert str(value)[:16] not in text, name
-    from grader.bundle import write_student_bundle
+    from grader.student.bundle import write_student_bundle
 
     bundle = tmp_path / "bundle"
     for path in write_student_bundle(bundle):

@@ -307,7 +307,7 @@ def test_graded_report_shows_the_stress_table_maps_and_leaderboard(graded_sample
 
 
 def _result(student: str, fraction: float | None):
-    from grader.results import StudentResult
+    from grader.checks.results import StudentResult
 
     entry = {
         "auc_fraction": fraction,
@@ -325,7 +325,7 @@ def _result(student: str, fraction: float | None):
 
 
 def test_leaderboard_orders_by_hidden_auc_and_names_by_keyed_pseudonym():
-    from grader.leaderboard import gradescope_leaderboard, leaderboard_rows, pseudonym
+    from grader.outputs.leaderboard import gradescope_leaderboard, leaderboard_rows, pseudonym
 
     results = [_result("gc", 0.6), _result("motif", 0.99), _result("near", 0.7), _result("x", None)]
     rows = leaderboard_rows(results, names="real")

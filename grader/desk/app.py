@@ -30,8 +30,8 @@ from grader.desk.evidence import decode_figure, question_evidence, question_figu
 from grader.desk.pdf import PdfReport, read_pdf, render_page
 from grader.desk.rubric import ITEM_KEYS, AnswerGrade
 from grader.desk.store import DeskStore, RosterEntry
-from grader.report import QUESTION_LABELS, fmt
-from grader.report_view import markdown_inline
+from grader.outputs.report import QUESTION_LABELS, fmt
+from grader.outputs.report_view import markdown_inline
 from grader.resources import templates_dir
 
 log = logging.getLogger(__name__)

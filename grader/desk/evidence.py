@@ -11,7 +11,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from grader.results import StudentResult
+from grader.checks.results import StudentResult
 
 # Figures in the report, by the question whose answer they support.
 QUESTION_FIGURES: dict[str, tuple[tuple[str, str], ...]] = {

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from grader.checks.results import StudentResult
 from grader.desk.rubric import AnswerGrade, RubricItem, answer_points
-from grader.gradebook import Gradebook, GradeKey, immediate_transaction
-from grader.results import StudentResult
+from grader.gradebook.store import Gradebook, GradeKey, immediate_transaction
 from grader.spec import AssignmentSpec
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from grader.harvest import extract_answers
+from grader.harvest.collect import extract_answers
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class Starter:
 @lru_cache(maxsize=1)
 def default_starter() -> Starter:
     """The starter notebook students receive (`motifgrader bundle` ships the same file)."""
-    from grader.bundle import starter_notebook
+    from grader.student.bundle import starter_notebook
 
     return Starter.from_notebook(nbformat.read(str(starter_notebook()), as_version=4))
 
@@ -284,7 +284,7 @@ def pdf_text(path: Path) -> str:
 
 def report_texts_from_folder(submissions: Path | str) -> dict[str, str]:
     """PDF report text per student for a `SUBMISSIONS/<student>/*.pdf` folder layout."""
-    from grader.discover import discover_submissions
+    from grader.intake.discover import discover_submissions
 
     texts: dict[str, str] = {}
     root = Path(submissions)

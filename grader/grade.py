@@ -19,21 +19,20 @@ from typing import Any
 
 import nbformat
 
-from grader import sandbox as sandboxing
-from grader.checks import (
+from grader.checks.functions import (
     ENCODER_PROBE,
     GOLDEN_GENERATOR_ARGS,
     PWM_PROBE,
     UNKNOWN_BASE_PROBE,
+)
+from grader.checks.registry import (
     CheckContext,
     run_check,
     run_checks,
     unrunnable_results,
 )
-from grader.discover import Submission
-from grader.execute import ExecutionSettings, NotebookUnreadable, execute_notebook, read_notebook
-from grader.figures import student_figures
-from grader.harvest import (
+from grader.checks.results import STATUS_EXPLANATIONS, StudentResult
+from grader.harvest.collect import (
     Harvest,
     Probe,
     extract_answers,
@@ -43,12 +42,20 @@ from grader.harvest import (
     preamble_step,
     read_harvest,
 )
-from grader.hidden import probe_dataset_arguments
+from grader.intake.discover import Submission
 from grader.integrity.artefacts import model_fingerprint
-from grader.isolation import ProtectedPaths, ensure_worker_isolated
-from grader.leaderboard import benchmark_details
-from grader.results import STATUS_EXPLANATIONS, StudentResult
-from grader.score import Scores, score_submission
+from grader.outputs.figures import student_figures
+from grader.outputs.leaderboard import benchmark_details
+from grader.run import sandbox as sandboxing
+from grader.run.isolation import ProtectedPaths, ensure_worker_isolated
+from grader.run.session import (
+    ExecutionSettings,
+    NotebookUnreadable,
+    execute_notebook,
+    read_notebook,
+)
+from grader.score.hidden_data import probe_dataset_arguments
+from grader.score.measure import Scores, score_submission
 from grader.spec import AssignmentSpec, SeedInfo
 from grader.terminal import captured_kernel_stderr
 

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grader.batch import kernel_expectation_rows, kernel_reference
-from grader.discover import discover_submissions
-from grader.export import results_json
-from grader.pipeline import GradedSubmission, GradingOptions, grade_submission
-from grader.report import SelfCheckTotals, fmt, render_student_report, write_kernel_log
-from grader.results import CheckResult, StudentResult
+from grader.checks.results import CheckResult, StudentResult
+from grader.grade import GradedSubmission, GradingOptions, grade_submission
+from grader.intake.discover import discover_submissions
+from grader.outputs.exports import results_json
+from grader.outputs.report import SelfCheckTotals, fmt, render_student_report, write_kernel_log
 from grader.spec import AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
 Verdict = Literal["passed", "failed", "skipped"]

@@ -1,6 +1,6 @@
 """The scoring process: load students' saved models safely and run them on given inputs.
 
-Run as `python -m grader.scorer JOB_SCORER_DIR`, in a fresh process the grader
+Run as `python -m grader.score.model_runner JOB_SCORER_DIR`, in a fresh process the grader
 controls (sandboxed like the kernel), never in the coordinator: loading a `.keras`
 file is parsing untrusted input. It is given sequences only, never labels or the
 seed, and hands back predictions, first-layer activations and a description of each

@@ -26,7 +26,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from grader.results import CellRecord, CheckResult, StudentResult
+from grader.checks.results import CellRecord, CheckResult, StudentResult
 
 # A sentence ends at . ! ? followed by a space and a capital, a backtick or a quote;
 # "e.g. a" and "0.25" do not end one.

@@ -31,8 +31,8 @@ from reference.stress import (
 )
 
 if TYPE_CHECKING:
-    from grader.harvest import Harvest
-    from grader.score import ModelRun, Scores
+    from grader.harvest.collect import Harvest
+    from grader.score.measure import ModelRun, Scores
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def plan_stress(
     """Add the stress sets and mutation variants to `model`'s request (in place)."""
     if not spec.stress.enabled or "model" not in requests or "main" not in context:
         return None
-    from grader.model_files import peek_input_length
+    from grader.score.keras_files import peek_input_length
 
     model_file = harvest.model("model").path
     fixed = peek_input_length(model_file) if model_file else None

@@ -1,6 +1,6 @@
 """Fail closed: grade only where a student's code is measured to be isolated.
 
-`grader.sandbox` builds the cage; this module asks whether the cage holds *here*, for
+`grader.run.sandbox` builds the cage; this module asks whether the cage holds *here*, for
 *this* run, by doing what a hostile notebook would do. Before any submission runs, one
 process is started exactly as a kernel would be (same wrapper, same uid, same hidden
 paths) and tries to read the secret file, the submissions, the output folder, the
@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import sandbox as sandboxing
+from grader.run import sandbox as sandboxing
 
 log = logging.getLogger(__name__)
 

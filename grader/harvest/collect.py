@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.steps import GraderStep
+from grader.harvest.steps import GraderStep
 from reference.data import normalise_rule
 from reference.validation import InputError
 
-KERNEL_SOURCE = (Path(__file__).resolve().parent / "kernel_side.py").read_text(encoding="utf-8")
+KERNEL_SOURCE = (Path(__file__).resolve().parent / "in_kernel.py").read_text(encoding="utf-8")
 VALUE_NAMES = (
     "history",
     "roc",

@@ -19,8 +19,8 @@ from typing import Any
 
 import jinja2
 
-from grader.isolation import NOT_ISOLATED_BANNER
-from grader.report_view import (
+from grader.checks.results import StudentResult
+from grader.outputs.report_view import (
     answer_state,
     cell_label,
     cell_position,
@@ -34,7 +34,7 @@ from grader.report_view import (
     timing_rows,
 )
 from grader.resources import templates_dir
-from grader.results import StudentResult
+from grader.run.isolation import NOT_ISOLATED_BANNER
 from grader.spec import QUESTIONS, AssignmentSpec
 
 QUESTION_LABELS = {
@@ -112,7 +112,7 @@ def render_student_report(
     """One student's report as a self-contained HTML page.
 
     With `self_check` it is the student's own self-check: public points out of public
-    points, hidden checks "graded by your instructor" (see `grader.selfcheck`).
+    points, hidden checks "graded by your instructor" (see `grader.student.selfcheck`).
     """
     questions = []
     per_question = result.question_scores()
@@ -291,8 +291,8 @@ def render_index(results: Sequence[StudentResult], spec: AssignmentSpec, *, secr
 
 
 def _leaderboard(results: Sequence[StudentResult]) -> list[dict[str, Any]]:
-    """The class leaderboard with real names and links (grader/leaderboard.py)."""
-    from grader.leaderboard import leaderboard_rows
+    """The class leaderboard with real names and links (grader/outputs/leaderboard.py)."""
+    from grader.outputs.leaderboard import leaderboard_rows
 
     rows = leaderboard_rows(results, names="real")
     for row in rows:

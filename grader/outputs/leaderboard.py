@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.results import StudentResult
+from grader.checks.results import StudentResult
 
 if TYPE_CHECKING:
-    from grader.score import Scores
+    from grader.score.measure import Scores
 
 ADJECTIVES = (
     "amber", "brisk", "calm", "dusky", "eager", "fleet", "gentle", "hazel",
@@ -58,7 +58,7 @@ def training_seconds(cells: Sequence[Any], notebook: Any) -> float | None:
 
 def benchmark_details(scores: Scores, cells: Sequence[Any], notebook: Any) -> dict[str, Any]:
     """`details["stress"]` and `details["leaderboard"]` of one grade (plain JSON)."""
-    from grader.stress import stress_details
+    from grader.score.stress import stress_details
 
     stress = getattr(scores, "stress", None)
     entry: dict[str, Any] = {
@@ -157,8 +157,8 @@ def write_public_leaderboard(
 ) -> Path:
     """Write the publishable leaderboard page from the grades `grade` stored in OUT."""
     from grader.batch import GRADEBOOK_NAME
-    from grader.gradebook import Gradebook, seed_identity
-    from grader.report import _environment
+    from grader.gradebook.store import Gradebook, seed_identity
+    from grader.outputs.report import _environment
     from grader.spec import load_spec, resolve_seed
 
     spec = load_spec(spec_path)

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.gradebook import Gradebook
+from grader.gradebook.store import Gradebook
 from grader.spec import AssignmentSpec
 
 COLUMNS = ["student", "question", "max_points", "points", "comment", "answer"]

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.harvest import Harvest
-from grader.score import Scores
+from grader.harvest.collect import Harvest
+from grader.score.measure import Scores
 from grader.spec import AssignmentSpec
 
 TOP_FILTERS_SHOWN = 4
@@ -94,8 +94,8 @@ def student_figures(
             figures,
             notes,
         )
-    # Mutation maps of `model` (grader/stress.py).
-    from grader.stress import stress_figures
+    # Mutation maps of `model` (grader/score/stress.py).
+    from grader.score.stress import stress_figures
 
     stress_figures_, stress_notes = stress_figures(scores, spec)
     figures.update(stress_figures_)

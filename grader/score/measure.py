@@ -1,7 +1,7 @@
 """Scoring outside the kernel: hidden inputs out, predictions back, metrics computed here.
 
 The coordinator side of scoring. It writes the hidden sequences (never the labels)
-for each saved model, runs `grader.scorer` in a fresh sandboxed process, and turns
+for each saved model, runs `grader.score.model_runner` in a fresh sandboxed process, and turns
 what comes back into measurements: hidden-data ROC/PR AUC beside the oracle, each
 filter's motif and its similarity to the implanted motif, multi-motif
 specialisation and the interaction model's response pattern. No TensorFlow here.
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.harvest import Harvest, HarvestedValue, is_empty
-from grader.hidden import (
+from grader.harvest.collect import Harvest, HarvestedValue, is_empty
+from grader.score.hidden_data import (
     HiddenMain,
     HiddenMulti,
     InteractionProbes,
@@ -31,8 +31,8 @@ from grader.hidden import (
     interaction_probes,
     public_test,
 )
+from grader.score.stress import plan_stress, stress_scores
 from grader.spec import AssignmentSpec, SeedInfo
-from grader.stress import plan_stress, stress_scores
 from reference.compare import (
     MotifMatch,
     assign_filters,
@@ -160,7 +160,7 @@ class Scores:
     readings: dict[str, str] = field(default_factory=dict)
     """Per model: how it was read (output, column order, input length), for the report."""
     stress: Any = None
-    """`grader.stress.StressScores` of `model`: stress suite and mutation maps."""
+    """`grader.score.stress.StressScores` of `model`: stress suite and mutation maps."""
     seconds: float = 0.0
 
 
@@ -171,7 +171,7 @@ def interaction_motifs(harvest: Harvest) -> HarvestedValue:
 
 
 def _model_input_length(harvest: Harvest, name: str) -> int | None:
-    from grader.model_files import peek_input_length
+    from grader.score.keras_files import peek_input_length
 
     model = harvest.model(name)
     return peek_input_length(model.path) if model.ok and model.path else None
@@ -183,7 +183,7 @@ def student_columns(harvest: Harvest) -> tuple[int, ...] | None:
     None for the standard order, or when the encoder is wrong in another way (then
     the standard order is fed, and the encoder check says what is wrong).
     """
-    from grader.checks import ENCODER_PROBE
+    from grader.checks.functions import ENCODER_PROBE
 
     probe = harvest.probes.get("encode_acgt") or {}
     values = (probe.get("array") or {}).get("values")
@@ -289,7 +289,7 @@ def run_scorer(
         json.dumps({"threads": threads, "seed": seed, "models": requests})
     )
     np.savez(scorer_dir / "inputs.npz", **sets)
-    command = [sys.executable, "-m", "grader.scorer", str(scorer_dir)]
+    command = [sys.executable, "-m", "grader.score.model_runner", str(scorer_dir)]
     if wrap is not None:
         command = wrap(command, scorer_dir)
     try:
@@ -535,7 +535,7 @@ def score_submission(
     """Measure every harvested model on hidden data. Never raises for student problems."""
     started = time.monotonic()
     requests, sets, context = plan_inputs(harvest, spec, seed)
-    # Stress suite and mutation maps: more hidden input sets for `model` (grader/stress.py).
+    # Stress suite and mutation maps: more hidden input sets for `model` (grader/score/stress.py).
     stress_plan = plan_stress(requests, sets, context, harvest, spec, seed)
     scores = Scores()
     if not requests:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.results import StudentResult
+from grader.checks.results import StudentResult
 
 SCHEMA_VERSION = 1
 SCHEMA = """

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from grader.discover import Submission, discover_submissions, safe_student_id
+from grader.intake.discover import Submission, discover_submissions, safe_student_id
 
 DASK_DEFAULT_PORT = 8786
 # Schemes whose address is host:port and can be probed with a plain TCP connection.

@@ -1,7 +1,7 @@
 """pytest glue for the self-check: options and hooks only.
 
 `pytest --notebook hw4.ipynb` turns each check of the assignment into one test item
-(see `grader.pytest_items`) and runs the notebook once, through the grader itself.
+(see `grader.student.pytest_items`) and runs the notebook once, through the grader itself.
 
 Every pytest run in an environment with motifgrader installed loads this module (the
 `pytest11` entry point), so at module level it only declares its options and imports
@@ -93,7 +93,7 @@ class NotebookSession:
     ) -> pytest.Collector | None:
         if file_path.resolve() not in parent.config.stash[NOTEBOOKS]:
             return None
-        from grader.pytest_items import NotebookFile
+        from grader.student.pytest_items import NotebookFile
 
         return NotebookFile.from_parent(parent, path=file_path)
 
@@ -110,7 +110,7 @@ class NotebookSession:
         outcomes = config.stash[OUTCOMES]
         if not outcomes:
             return
-        from grader.selfcheck import summary_lines
+        from grader.student.selfcheck import summary_lines
 
         terminalreporter.section("motifgrader self-check")
         for outcome in outcomes.values():

@@ -29,9 +29,9 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader import sandbox as sandboxing
-from grader.results import CellRecord
-from grader.steps import GraderStep
+from grader.checks.results import CellRecord
+from grader.harvest.steps import GraderStep
+from grader.run import sandbox as sandboxing
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 TRACEBACK_CHARS = 4000
@@ -59,7 +59,7 @@ class ExecutionSettings:
     sandbox: str = "auto"
     hidden_paths: tuple[str, ...] = ()
     """Paths the kernel must not see even where a mount above them shows them (the
-    secret, the output folder, the submissions): see `grader.isolation`."""
+    secret, the output folder, the submissions): see `grader.run.isolation`."""
 
 
 @dataclass

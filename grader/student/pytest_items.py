@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from grader.pytest_plugin import OUTCOMES
+from grader.student.pytest_plugin import OUTCOMES
 
 if TYPE_CHECKING:
-    from grader.selfcheck import CheckVerdict, SelfCheckResult
     from grader.spec import CheckSpec
+    from grader.student.selfcheck import CheckVerdict, SelfCheckResult
 
 WRAP_WIDTH = 100
 
@@ -85,7 +85,7 @@ class NotebookFile(pytest.File):
         failure = getattr(self, "_selfcheck_failure", None)
         if failure is not None:
             raise RuntimeError(failure)
-        from grader.selfcheck import check_notebook
+        from grader.student.selfcheck import check_notebook
 
         report_root = self.config.getoption("notebook_report")
         try:

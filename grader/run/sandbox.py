@@ -555,7 +555,7 @@ def wrap_kernel_command(
     fallback as root the kernel runs as root. `readonly_paths` are extra folders the kernel
     may read in bubblewrap (data files, say); `grader_source` shows the grader's packages
     (for its own helpers, minus the answers); `hidden_paths` stay invisible even under a
-    mounted folder. The fallback hides nothing: `grader.isolation` measures what it exposes.
+    mounted folder. The fallback hides nothing: `grader.run.isolation` measures what it exposes.
     """
     if job is None:
         if job_dir is None:
@@ -593,7 +593,7 @@ def scorer_wrapper(
     3 GiB: TensorFlow reserves about 2.2 GiB of address space even for a tiny model.
     """
     info = probe_sandbox(prefer)
-    source_root = Path(__file__).resolve().parents[1]
+    source_root = Path(__file__).resolve().parents[2]
 
     def wrap(command: list[str], work_dir: Path) -> list[str]:
         job = SandboxJob.for_folder(work_dir)

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from grader.leaderboard import gradescope_leaderboard
-from grader.results import CheckResult, StudentResult
+from grader.checks.results import CheckResult, StudentResult
+from grader.outputs.leaderboard import gradescope_leaderboard
 from grader.spec import QUESTIONS, AssignmentSpec
 
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
@@ -77,7 +77,7 @@ def gradescope_results(result: StudentResult, *, leaderboard: bool = True) -> di
     """The Gradescope autograder `results.json` for one student.
 
     With `leaderboard`, the model's benchmark numbers go in Gradescope's `leaderboard`
-    field (grader/leaderboard.py); the spec's `[leaderboard] names = "off"` turns it off.
+    field (grader/outputs/leaderboard.py); the spec's `[leaderboard] names = "off"` turns it off.
     """
     tests = []
     for check in result.checks:
