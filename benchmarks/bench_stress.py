@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.harvest.collect import Harvest, HarvestedModel  # noqa: E402
+from grader.harvest.validate import Harvest, HarvestedModel  # noqa: E402
 from grader.outputs.figures import student_figures  # noqa: E402
 from grader.score.measure import score_submission  # noqa: E402
 from grader.spec import load_spec, resolve_seed  # noqa: E402

@@ -35,7 +35,7 @@ from grader.run.isolation import (
     check_workers,
     require_isolation,
 )
-from grader.run.sandbox import adopt_orphans
+from grader.run.processes import adopt_orphans
 from grader.spec import DEFAULT_SPEC_PATH, AssignmentSpec, SeedInfo, load_spec, resolve_seed
 
 ProgressCallback = Callable[[StudentResult], None]

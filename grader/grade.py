@@ -32,21 +32,14 @@ from grader.checks.registry import (
     unrunnable_results,
 )
 from grader.checks.results import STATUS_EXPLANATIONS, StudentResult
-from grader.harvest.collect import (
-    Harvest,
-    Probe,
-    extract_answers,
-    harvest_folder,
-    harvest_steps,
-    kernel_seed,
-    preamble_step,
-    read_harvest,
-)
+from grader.harvest.answers import extract_answers
+from grader.harvest.steps import Probe, harvest_folder, harvest_steps, kernel_seed, preamble_step
+from grader.harvest.validate import Harvest, read_harvest
 from grader.intake.discover import Submission
 from grader.integrity.artefacts import model_fingerprint
 from grader.outputs.figures import student_figures
 from grader.outputs.leaderboard import benchmark_details
-from grader.run import sandbox as sandboxing
+from grader.run import wrap
 from grader.run.isolation import ProtectedPaths, ensure_worker_isolated
 from grader.run.session import (
     ExecutionSettings,
@@ -264,7 +257,7 @@ def grade_submission(
             spec,
             seed,
             job_dir / "scorer",
-            wrap=sandboxing.scorer_wrapper(
+            wrap=wrap.scorer_wrapper(
                 options.sandbox,
                 settings.memory_bytes,
                 hidden_paths=[Path(p) for p in options.protected.read],

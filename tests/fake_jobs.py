@@ -14,7 +14,8 @@ from pathlib import Path
 from grader.checks.registry import CheckContext, run_checks
 from grader.checks.results import StudentResult
 from grader.grade import GradedSubmission
-from grader.harvest.collect import Harvest, extract_answers
+from grader.harvest.answers import extract_answers
+from grader.harvest.validate import Harvest
 from grader.intake.discover import Submission
 from grader.run.session import read_notebook
 from grader.score.measure import Scores

@@ -5,8 +5,9 @@ import pytest
 
 from grader.checks.registry import CheckContext, run_check, run_checks
 from grader.checks.results import CellRecord
-from grader.harvest.collect import Harvest, HarvestedModel, HarvestedValue
-from grader.score.measure import InteractionScores, MainScores, ModelRun, Scores
+from grader.harvest.validate import Harvest, HarvestedModel, HarvestedValue
+from grader.score.measure import InteractionScores, MainScores, Scores
+from grader.score.predict import ModelRun
 from grader.spec import load_spec
 from reference.compare import motif_matrix, motif_similarity
 from reference.metrics import Evaluation

@@ -6,7 +6,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.harvest.collect import Probe, extract_answers, read_harvest
+from grader.harvest.answers import extract_answers
+from grader.harvest.steps import Probe
+from grader.harvest.validate import read_harvest
 
 
 def _notebook(*markdown: str):

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from grader.checks.results import StudentResult
+from grader.run import detect
 from grader.run import sandbox as sandboxing
 from tests.conftest import SAMPLES, write_test_spec
 from tests.corpus.build_corpus import (
@@ -70,7 +71,7 @@ SANDBOX = os.environ.get("MOTIFGRADER_TEST_SANDBOX", "auto")
 
 
 def _sandbox() -> sandboxing.SandboxInfo:
-    return sandboxing.probe_sandbox(SANDBOX)
+    return detect.probe_sandbox(SANDBOX)
 
 
 def _confined() -> bool:

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from markupsafe import escape
 
-from grader.run import sandbox
+from grader.run import detect, sandbox, wrap
 from grader.run.isolation import (
     NOT_ISOLATED_BANNER,
     OPT_OUT_FLAG,
@@ -33,7 +33,8 @@ from grader.run.isolation import (
     measure_isolation,
     require_isolation,
 )
-from grader.run.sandbox import SandboxLimits, SandboxUnavailable, prepare_job, wrap_kernel_command
+from grader.run.sandbox import SandboxLimits, SandboxUnavailable, prepare_job
+from grader.run.wrap import wrap_kernel_command
 
 ROOT = Path(__file__).resolve().parent.parent
 MOTIFGRADER = Path(sys.executable).parent / "motifgrader"
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is 
 
 def _bubblewrap_works() -> bool:
     try:
-        return sandbox.probe_sandbox("bubblewrap").kind == "bubblewrap"
+        return detect.probe_sandbox("bubblewrap").kind == "bubblewrap"
     except SandboxUnavailable:
         return False
 
@@ -147,7 +148,7 @@ print(json.dumps(found))
 
 
 def _look(paths: list[str], **wrap_options) -> dict:
-    info = sandbox.probe_sandbox("bubblewrap")
+    info = detect.probe_sandbox("bubblewrap")
     folder = Path(tempfile.mkdtemp(prefix="mg-test-"))
     try:
         with prepare_job(folder, info) as job:
@@ -179,7 +180,7 @@ def _unseen(value: object) -> bool:
 def test_kernel_sees_none_of_the_graders_source_solution_or_spec():
     solution = ROOT / "reference" / "notebooks" / "solution.ipynb"
     spec = ROOT / "grader" / "assignments" / "deepbind_motif.toml"
-    folders = [str(p) for p in sandbox.grader_source_folders()]
+    folders = [str(p) for p in wrap.grader_source_folders()]
     seen = _look([str(solution), str(spec), *folders])
     assert all(_unseen(value) for value in seen.values()), seen
 

@@ -11,9 +11,10 @@ import pytest
 
 from grader.checks.common import population_oracle
 from grader.checks.registry import CheckContext, run_check
-from grader.harvest.collect import Harvest, HarvestedModel, HarvestedValue
+from grader.harvest.validate import Harvest, HarvestedModel, HarvestedValue
 from grader.score.hidden_data import HiddenMain, public_test
-from grader.score.measure import InteractionScores, ModelRun, Scores, _main_scores
+from grader.score.measure import InteractionScores, Scores, _main_scores
+from grader.score.predict import ModelRun
 from grader.spec import DEFAULT_SPEC_PATH, load_spec
 from reference import experiments
 from reference.data import STARTER_MOTIF, STARTER_SEQ_LEN, implant

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.run import sandbox
+from grader.run import detect, processes, sandbox, wrap
+from grader.run.detect import probe_sandbox
 from grader.run.sandbox import (
-    MemoryWatchdog,
     MiB,
     SandboxInfo,
     SandboxJob,
@@ -34,10 +34,10 @@ from grader.run.sandbox import (
     SandboxUnavailable,
     kill_job_processes,
     prepare_job,
-    probe_sandbox,
     scrubbed_environment,
-    wrap_kernel_command,
 )
+from grader.run.watchdog import MemoryWatchdog
+from grader.run.wrap import wrap_kernel_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -505,9 +505,9 @@ def test_setsid_grandchild_is_gone_after_kill_job_processes(mode, job: SandboxJo
 ADOPTING_GRADER = """\
 import json, subprocess, sys, time
 from pathlib import Path
-from grader.run import sandbox
+from grader.run import processes, sandbox
 folder, token, adopt = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "adopt"
-adopted = sandbox.adopt_orphans() if adopt else False
+adopted = processes.adopt_orphans() if adopt else False
 job = sandbox.SandboxJob.for_folder(folder)
 # A "kernel" that double-forks a daemon with an empty environment in /, then exits:
 # neither the marker, nor the uid, nor the kernel's tree leads to it.
@@ -610,7 +610,7 @@ def test_scorer_runs_in_the_sandbox_with_its_own_environment(
 ) -> None:
     info, python = mode
     monkeypatch.setenv("MOTIFGRADER_SECRET", "hidden-seed")
-    monkeypatch.setattr(sandbox, "probe_sandbox", lambda prefer: info)
+    monkeypatch.setattr(detect, "probe_sandbox", lambda prefer: info)
     kill_job_processes(job)  # the kernel's part is over; the scorer comes after
     (job.work_dir / "model.keras").write_text("pretend model")
     scorer_dir = job.work_dir / "scorer"
@@ -622,8 +622,8 @@ def test_scorer_runs_in_the_sandbox_with_its_own_environment(
         "    'model': model, 'env': dict(os.environ), 'cwd': os.getcwd(),\n"
         "    'address_space': resource.getrlimit(resource.RLIMIT_AS)[0]}))\n"
     )
-    wrap = sandbox.scorer_wrapper(info.kind, 4 * 2**30)
-    done = subprocess.run(wrap([python, "-c", code], scorer_dir), capture_output=True, text=True)
+    wrapper = wrap.scorer_wrapper(info.kind, 4 * 2**30)
+    done = subprocess.run(wrapper([python, "-c", code], scorer_dir), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     outputs = json.loads((scorer_dir / "outputs.json").read_text())
     assert outputs["model"] == "pretend model"
@@ -666,14 +666,15 @@ def test_probe_is_cached_and_names_what_it_found() -> None:
 
 def test_missing_bwrap_falls_back_and_says_why(tmp_path: Path) -> None:
     code = (
-        "from grader.run.sandbox import SandboxUnavailable, probe_sandbox\n"
+        "from grader.run.detect import probe_sandbox\n"
+        "from grader.run.sandbox import SandboxUnavailable\n"
         "print(probe_sandbox('auto').detail)\n"
         "try:\n"
         "    probe_sandbox('bubblewrap')\n"
         "except SandboxUnavailable as exc:\n"
         "    print(exc)\n"
     )
-    empty_path = {"PATH": str(tmp_path), "PYTHONPATH": str(Path(sandbox.__file__).parents[1])}
+    empty_path = {"PATH": str(tmp_path), "PYTHONPATH": str(Path(sandbox.__file__).parents[2])}
     done = subprocess.run(
         [sys.executable, "-c", code], env=empty_path, capture_output=True, text=True, timeout=60
     )
@@ -735,10 +736,10 @@ def test_a_member_whose_memory_map_is_gone_is_charged_its_own_size_not_the_whole
             break
         time.sleep(0.01)
     me = os.getpid()
-    processes = sandbox._processes()
-    processes[child.pid] = sandbox._Process(child.pid, me, os.getuid(), 12345)
-    own = sandbox._proportional_bytes(processes, [me])
-    gone = sandbox._proportional_bytes(processes, [child.pid])
+    table = processes._processes()
+    table[child.pid] = processes._Process(child.pid, me, os.getuid(), 12345)
+    own = processes._proportional_bytes(table, [me])
+    gone = processes._proportional_bytes(table, [child.pid])
     child.wait()
-    assert 0 < own < processes[me].rss_bytes * 2
+    assert 0 < own < table[me].rss_bytes * 2
     assert gone == 12345

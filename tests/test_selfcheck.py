@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from grader.checks.results import CheckResult, StudentResult
 from grader.cli import main
 from grader.grade import GradedSubmission
-from grader.harvest.collect import MODEL_NAMES, VALUE_NAMES
+from grader.harvest.contract import MODEL_NAMES, VALUE_NAMES
 from grader.spec import SECRET_ENV, load_spec
 from grader.student import selfcheck
 from grader.student.bundle import (

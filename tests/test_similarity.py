@@ -25,7 +25,7 @@ from grader.integrity.artefacts import decode_filters, matched_filter_cosine, mo
 from grader.integrity.rank import compare_class
 from grader.integrity.run import similarity_report
 from grader.integrity.sources import ClassSubmission, default_starter
-from grader.score.measure import ModelRun
+from grader.score.predict import ModelRun
 from grader.spec import load_spec
 from tests.fake_jobs import quick_job
 from tests.similarity_class import build_class, honest_student, make_copy, repository_students

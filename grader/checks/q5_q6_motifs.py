@@ -10,7 +10,7 @@ from grader.checks.common import (
     reading,
 )
 from grader.checks.registry import CheckContext, Outcome, check
-from grader.score.measure import interaction_motifs
+from grader.score.plan import interaction_motifs
 from reference.interaction import interaction_verdict
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.results import CellRecord, CheckResult
-from grader.harvest.collect import Harvest
+from grader.harvest.validate import Harvest
 from grader.score.measure import Scores
 from grader.spec import AssignmentSpec, CheckSpec
 

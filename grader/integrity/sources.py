@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 import numpy as np
 
-from grader.harvest.collect import extract_answers
+from grader.harvest.answers import extract_answers
 
 log = logging.getLogger(__name__)
 

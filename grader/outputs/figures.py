@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.harvest.collect import Harvest
+from grader.harvest.validate import Harvest
 from grader.score.measure import Scores
 from grader.spec import AssignmentSpec
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.run import detect, processes, wrap
 from grader.run import sandbox as sandboxing
 
 log = logging.getLogger(__name__)
@@ -172,10 +173,10 @@ def measure_isolation(
 ) -> IsolationVerdict:
     """Start one process as a kernel would be started and see what it can reach."""
     try:
-        info = sandboxing.probe_sandbox(prefer)  # type: ignore[arg-type]
+        info = detect.probe_sandbox(prefer)  # type: ignore[arg-type]
     except sandboxing.SandboxUnavailable as exc:
         return IsolationVerdict(False, str(exc), ("start a sandboxed process",))
-    grader_source = [str(p) for p in sandboxing.grader_source_folders()]
+    grader_source = [str(p) for p in wrap.grader_source_folders()]
     read = _existing([*protected.read, *grader_source])
     write = _existing(protected.write)
     token = f".mg-isolation-{os.urandom(6).hex()}"
@@ -183,13 +184,13 @@ def measure_isolation(
         "read": read,
         "write": write,
         "token": token,
-        "pids": [[pid, sandboxing.process_start_time(pid)] for pid in (os.getpid(), os.getppid())],
+        "pids": [[pid, processes.process_start_time(pid)] for pid in (os.getpid(), os.getppid())],
     }
     folder = Path(tempfile.mkdtemp(prefix="mg-iso-", dir=work_root))
     try:
         job = sandboxing.prepare_job(folder, info)
         with job:
-            command = sandboxing.wrap_kernel_command(
+            command = wrap.wrap_kernel_command(
                 [sys.executable, "-I", "-S", "-c", PROBE_SCRIPT, json.dumps(request)],
                 job=job,
                 sandbox=info,

@@ -31,6 +31,7 @@ from nbclient.exceptions import DeadKernelError
 
 from grader.checks.results import CellRecord
 from grader.harvest.steps import GraderStep
+from grader.run import detect, watchdog, wrap
 from grader.run import sandbox as sandboxing
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -315,7 +316,7 @@ async def _session(
     steps: list[GraderStep],
     cells_to_run: list[int],
 ) -> _Session:
-    info = sandboxing.probe_sandbox(settings.sandbox)
+    info = detect.probe_sandbox(settings.sandbox)
     job = sandboxing.prepare_job(job_dir, info)
     limits = sandboxing.SandboxLimits(
         memory_bytes=settings.memory_bytes,
@@ -333,7 +334,7 @@ async def _session(
         ip=str(job.ipc_prefix),
         connection_file=str(job.connection_file),
     )
-    km.wrap_command = lambda argv: sandboxing.wrap_kernel_command(
+    km.wrap_command = lambda argv: wrap.wrap_kernel_command(
         argv,
         job=job,
         sandbox=info,
@@ -344,7 +345,7 @@ async def _session(
     env = sandboxing.scrubbed_environment(job=job, threads=settings.threads)
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     session = _Session(sandbox=info.detail)
-    watchdog: sandboxing.MemoryWatchdog | None = None
+    watchdog: watchdog.MemoryWatchdog | None = None
     started = time.monotonic()
     try:
         await client.async_start_new_kernel(
@@ -355,7 +356,7 @@ async def _session(
         session.alive = True
         pid = km.provisioner.process.pid if km.provisioner and km.provisioner.process else None
         if pid:
-            watchdog = sandboxing.MemoryWatchdog(
+            watchdog = watchdog.MemoryWatchdog(
                 pid,
                 settings.memory_bytes,
                 job=job,

@@ -1,36 +1,26 @@
-"""Scoring outside the kernel: hidden inputs out, predictions back, metrics computed here.
-
-The coordinator side of scoring. It writes the hidden sequences (never the labels)
-for each saved model, runs `grader.score.model_runner` in a fresh sandboxed process, and turns
-what comes back into measurements: hidden-data ROC/PR AUC beside the oracle, each
-filter's motif and its similarity to the implanted motif, multi-motif
-specialisation and the interaction model's response pattern. No TensorFlow here.
+"""Measurements from the predictions: hidden-data ROC/PR AUC beside the oracle, each
+filter's motif and its similarity to the implanted motif, multi-motif specialisation
+and the interaction model's response pattern. No TensorFlow here.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from grader.harvest.collect import Harvest, HarvestedValue, is_empty
+from grader.harvest.validate import Harvest
 from grader.score.hidden_data import (
     HiddenMain,
     HiddenMulti,
     InteractionProbes,
     PublicTest,
-    hidden_main,
-    hidden_multi,
-    interaction_probes,
-    public_test,
 )
+from grader.score.plan import _column_note, plan_inputs
+from grader.score.predict import CommandWrapper, ModelRun, run_scorer
 from grader.score.stress import plan_stress, stress_scores
 from grader.spec import AssignmentSpec, SeedInfo
 from reference.compare import (
@@ -40,55 +30,9 @@ from reference.compare import (
     motif_similarity,
     similarity_matrix,
 )
-from reference.encode import column_permutation, one_hot_encode_seqs
 from reference.metrics import Evaluation, evaluate
 from reference.motifs import hand_set_filters, read_filter_pwms
 from reference.validation import InputError
-
-CommandWrapper = Callable[[list[str], Path], list[str]]
-
-
-@dataclass
-class ModelRun:
-    """What the scoring process said about one model."""
-
-    name: str
-    loaded: bool
-    problem: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-    set_problems: dict[str, str] = field(default_factory=dict)
-    predictions: dict[str, np.ndarray] = field(default_factory=dict)
-    activations: np.ndarray | None = None
-    kernel: np.ndarray | None = None
-    reading: str = ""
-    """How the raw output was read as one probability per sequence (a sentence)."""
-    unit_predictions: dict[str, np.ndarray] = field(default_factory=dict)
-    """Per set, for models with one output unit per motif: (N, units) probabilities."""
-    more_activations: list[np.ndarray] = field(default_factory=list)
-    """Activations of further convolutions reading the input (parallel branches)."""
-    more_kernels: list[np.ndarray] = field(default_factory=list)
-
-    @property
-    def input_length(self) -> int | None:
-        shape = self.info.get("input_shape") or []
-        return shape[1] if len(shape) == 3 else None
-
-    @property
-    def convs(self) -> list[dict]:
-        """Every convolution reading the input, with its geometry."""
-        return list(
-            self.info.get("convs") or ([self.info["conv"]] if self.info.get("conv") else [])
-        )
-
-    def conv_activations(self) -> list[tuple[dict, np.ndarray]]:
-        """(geometry, activations) of every convolution reading the input, in layer order."""
-        arrays = ([self.activations] if self.activations is not None else []) + list(
-            self.more_activations
-        )
-        return list(zip(self.convs, arrays, strict=False))
-
-    def kernels(self) -> list[np.ndarray]:
-        return ([self.kernel] if self.kernel is not None else []) + list(self.more_kernels)
 
 
 @dataclass
@@ -162,178 +106,6 @@ class Scores:
     stress: Any = None
     """`grader.score.stress.StressScores` of `model`: stress suite and mutation maps."""
     seconds: float = 0.0
-
-
-def interaction_motifs(harvest: Harvest) -> HarvestedValue:
-    """`interaction_motifs`, or `multi_motifs` when it is absent or left empty (the contract)."""
-    motifs = harvest.value("interaction_motifs")
-    return harvest.value("multi_motifs") if is_empty(motifs) else motifs
-
-
-def _model_input_length(harvest: Harvest, name: str) -> int | None:
-    from grader.score.keras_files import peek_input_length
-
-    model = harvest.model(name)
-    return peek_input_length(model.path) if model.ok and model.path else None
-
-
-def student_columns(harvest: Harvest) -> tuple[int, ...] | None:
-    """The student's one-hot column order when their encoder only permutes A, C, G, T.
-
-    None for the standard order, or when the encoder is wrong in another way (then
-    the standard order is fed, and the encoder check says what is wrong).
-    """
-    from grader.checks.functions import ENCODER_PROBE
-
-    probe = harvest.probes.get("encode_acgt") or {}
-    values = (probe.get("array") or {}).get("values")
-    if values is None or probe.get("error"):
-        return None
-    try:
-        got = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    columns = column_permutation(got, one_hot_encode_seqs(ENCODER_PROBE))
-    return None if columns is None or columns == (0, 1, 2, 3) else columns
-
-
-def _column_note(columns: tuple[int, ...] | None) -> str:
-    if columns is None:
-        return ""
-    order = ", ".join("ACGT"[c] for c in columns)
-    return f"fed one-hot columns in your encoder's order ({order})"
-
-
-def plan_inputs(
-    harvest: Harvest, spec: AssignmentSpec, seed: SeedInfo
-) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, Any]]:
-    """Which hidden inputs each model gets; returns (request models, input sets, context)."""
-    requests: dict[str, dict] = {}
-    sets: dict[str, np.ndarray] = {}
-    context: dict[str, Any] = {"notes": {}}
-    seq_len = spec.data.seq_len
-    columns = student_columns(harvest)
-    column_list = list(columns) if columns is not None else None
-    if harvest.model("model").ok:
-        length = _model_input_length(harvest, "model") or seq_len
-        main = hidden_main(spec, seed, length)
-        context["main"] = main
-        context["public_test"] = public_test(spec)
-        sets["main"] = main.codes
-        predict = ["main"]
-        if length == seq_len:
-            sets["public_test"] = context["public_test"].codes
-            predict.append("public_test")
-        else:
-            context["notes"]["model"] = (
-                f"built for sequences of length {length}, so it was scored on hidden data "
-                f"drawn at that length (oracle measured on the same data)"
-            )
-        requests["model"] = {
-            "file": str(harvest.model("model").path),
-            "predict": predict,
-            "activations": {"set": "main", "rows": spec.data.motif_probe_size},
-            "columns": column_list,
-        }
-    multi_motifs = harvest.value("multi_motifs")
-    if harvest.model("multi_model").ok and multi_motifs.ok:
-        length = _model_input_length(harvest, "multi_model") or seq_len
-        multi = hidden_multi(spec, seed, multi_motifs.value, length)
-        context["multi"] = multi
-        sets["multi"] = multi.codes
-        predict = ["multi"]
-        for key, codes in multi.single_sets.items():
-            sets[f"multi_{key}"] = codes
-            predict.append(f"multi_{key}")
-        requests["multi_model"] = {
-            "file": str(harvest.model("multi_model").path),
-            "predict": predict,
-            "activations": {"set": "multi", "rows": len(multi.codes)},
-            "columns": column_list,
-            "n_motifs": len(multi.motifs),
-        }
-    rule = harvest.value("interaction_rule")
-    motifs = interaction_motifs(harvest)
-    if harvest.model("interaction_model").ok and rule.ok and motifs.ok:
-        length = _model_input_length(harvest, "interaction_model") or seq_len
-        probes = interaction_probes(spec, seed, motifs.value, length)
-        context["interaction"] = probes
-        context["interaction_rule"] = rule.value
-        for key, codes in probes.sets.items():
-            sets[f"interaction_{key}"] = codes
-        requests["interaction_model"] = {
-            "file": str(harvest.model("interaction_model").path),
-            "predict": [f"interaction_{k}" for k in probes.sets],
-            # The first layer is read for the hand-set check only: a few rows suffice.
-            "activations": {"set": "interaction_none", "rows": 8},
-            "columns": column_list,
-            "n_motifs": 2,
-        }
-    context["columns"] = columns
-    return requests, sets, context
-
-
-def run_scorer(
-    scorer_dir: Path,
-    requests: dict[str, dict],
-    sets: dict[str, np.ndarray],
-    *,
-    threads: int,
-    seed: int,
-    timeout_s: float,
-    wrap: CommandWrapper | None = None,
-) -> tuple[dict[str, ModelRun], str]:
-    """Run the scoring process; returns per-model runs and a problem sentence (or "")."""
-    scorer_dir.mkdir(parents=True, exist_ok=True)
-    (scorer_dir / "request.json").write_text(
-        json.dumps({"threads": threads, "seed": seed, "models": requests})
-    )
-    np.savez(scorer_dir / "inputs.npz", **sets)
-    command = [sys.executable, "-m", "grader.score.model_runner", str(scorer_dir)]
-    if wrap is not None:
-        command = wrap(command, scorer_dir)
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return {}, f"scoring the saved models took longer than {timeout_s:.0f} s and was stopped"
-    outputs_json = scorer_dir / "outputs.json"
-    if completed.returncode != 0 or not outputs_json.is_file():
-        tail = completed.stderr.decode("utf-8", "replace")[-800:]
-        return {}, f"the scoring process failed (exit {completed.returncode}): {tail}"
-    outputs = json.loads(outputs_json.read_text())
-    runs: dict[str, ModelRun] = {}
-    with np.load(scorer_dir / "outputs.npz", allow_pickle=False) as arrays:
-        for name, out in outputs.items():
-            run = ModelRun(
-                name=name,
-                loaded=bool(out.get("loaded")),
-                problem=str(out.get("problem", "")),
-                info=out.get("info") or {},
-                set_problems=out.get("set_problems") or {},
-                reading=str(out.get("reading", "")),
-            )
-            extra: dict[str, dict[int, np.ndarray]] = {"activations": {}, "kernel": {}}
-            for key in arrays.files:
-                owner, _, part = key.partition("/")
-                if owner != name:
-                    continue
-                base, _, suffix = part.partition("@")
-                if base in extra and suffix.isdigit():
-                    extra[base][int(suffix)] = arrays[key]
-                elif part == "activations":
-                    run.activations = arrays[key]
-                elif part == "kernel":
-                    run.kernel = arrays[key]
-                elif suffix == "units":
-                    run.unit_predictions[base] = arrays[key]
-                else:
-                    run.predictions[part] = arrays[key]
-            run.more_activations = [extra["activations"][i] for i in sorted(extra["activations"])]
-            run.more_kernels = [extra["kernel"][i] for i in sorted(extra["kernel"])]
-            runs[name] = run
-    return runs, ""
 
 
 def input_filter_pwms(

@@ -31,8 +31,9 @@ from reference.stress import (
 )
 
 if TYPE_CHECKING:
-    from grader.harvest.collect import Harvest
-    from grader.score.measure import ModelRun, Scores
+    from grader.harvest.validate import Harvest
+    from grader.score.measure import Scores
+    from grader.score.predict import ModelRun
 
 logger = logging.getLogger(__name__)
 

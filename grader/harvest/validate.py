@@ -1,142 +1,25 @@
-"""Harvest: what the grader copies out of the kernel, and how it is validated.
+"""Reading the harvest back: everything the kernel wrote is untrusted.
 
-The grader steps built here run in the student's kernel after the last cell and
-write raw material into a harvest folder whose name is random and only revealed
-after the student's cells have finished. Everything read back is untrusted: every
-value is checked for type, shape, size and finite numbers, and a value that fails
-is recorded as a problem with a sentence the student can act on. Files the kernel
-wrote anywhere else are never read.
+Every value is checked for type, shape, size and finite numbers, and a value that
+fails is recorded as a problem with a sentence the student can act on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.harvest.steps import GraderStep
+from grader.harvest.answers import extract_answers, notebook_code
+from grader.harvest.contract import MODEL_NAMES, VALUE_NAMES
+from grader.harvest.steps import Probe
 from reference.data import normalise_rule
 from reference.validation import InputError
 
-KERNEL_SOURCE = (Path(__file__).resolve().parent / "in_kernel.py").read_text(encoding="utf-8")
-VALUE_NAMES = (
-    "history",
-    "roc",
-    "pr_auc",
-    "kernel_results",
-    "noise_results",
-    "multi_motifs",
-    "interaction_rule",
-    "interaction_motifs",
-)
-MODEL_NAMES = ("model", "multi_model", "interaction_model")
-FUNCTION_NAMES = (
-    "generate_synthetic_dataset",
-    "one_hot_encode_seqs",
-    "build_deepbind_like_model",
-    "build_pwm",
-)
 MAX_JSON_BYTES = 5_000_000
-_ANSWER_HEADER = re.compile(
-    r"^[#>*_\s]*(?:answer\s*(?:to\s*)?\(?\s*(?:q|question)\s*([1-6])\)?|(?:q|question)\s*([1-6])"
-    r"\s*[:.)-]?\s*answer)\b[\s:.*_)-]*",
-    re.IGNORECASE,
-)
-PLACEHOLDER_ANSWERS = {"", "_write your answer here._", "write your answer here.", "todo", "tbd"}
-
-
-@dataclass(frozen=True)
-class Probe:
-    """A call of a student's function on grader-chosen inputs."""
-
-    name: str
-    function: str
-    args: tuple
-    kwargs: dict
-    kind: str
-    timeout_s: float = 60.0
-
-
-def harvest_folder(job_dir: Path) -> Path:
-    """A fresh folder with an unguessable name, created only when harvesting starts."""
-    return job_dir / f"harvest-{secrets.token_hex(8)}"
-
-
-def _step_code(call: str) -> str:
-    """Run `call` against the kernel-side module loaded into a private dictionary."""
-    return (
-        "__motifgrader = {'__name__': 'motifgrader_kernel_side'}\n"
-        f"exec(compile({KERNEL_SOURCE!r}, '<motifgrader>', 'exec'), __motifgrader)\n"
-        "try:\n"
-        f"    {call}\n"
-        "finally:\n"
-        "    del __motifgrader\n"
-    )
-
-
-def kernel_seed(spec: Any) -> int:
-    """The seed a student's kernel starts with: public and fixed per assignment.
-
-    Never derived from the secret: the self-check (development seed) and the final
-    grade (secret seed) must train a deterministic notebook to the same model, so
-    only the hidden data differ between them, never the student's own training.
-    """
-    digest = hashlib.sha256(f"{spec.assignment.id}\x00kernel".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % (2**31)
-
-
-def preamble_step(seed: int, threads: int) -> GraderStep:
-    """Seeds and thread pins, run before the student's first cell."""
-    return GraderStep(
-        "seed", _step_code(f"__motifgrader['seed_everything']({seed}, {threads})"), 120.0
-    )
-
-
-def harvest_steps(out_dir: Path, probes: list[Probe], harvest_timeout_s: float) -> list[GraderStep]:
-    """The grader steps that copy the contract out of the kernel, one small step each.
-
-    One step per item means a model that will not save, or a probe that hangs, costs
-    only that item: the step times out, the kernel is interrupted and the next runs.
-    """
-    out = repr(str(out_dir))
-    ns = "get_ipython().user_ns"
-    steps = [
-        GraderStep(
-            "mkdir",
-            f"import os as __mg_os; __mg_os.makedirs({out}, exist_ok=True); del __mg_os",
-            30.0,
-        ),
-        GraderStep(
-            "values",
-            _step_code(f"__motifgrader['save_values']({ns}, {out}, {list(VALUE_NAMES)!r})"),
-            harvest_timeout_s,
-        ),
-    ]
-    for name in MODEL_NAMES:
-        steps.append(
-            GraderStep(
-                f"model:{name}",
-                _step_code(f"__motifgrader['save_model']({ns}, {out}, {name!r})"),
-                harvest_timeout_s,
-            )
-        )
-    for probe in probes:
-        call = (
-            f"__motifgrader['probe_function']({ns}, {out}, {probe.name!r}, {probe.function!r}, "
-            f"{probe.args!r}, {probe.kwargs!r}, {probe.kind!r})"
-        )
-        steps.append(GraderStep(f"probe:{probe.name}", _step_code(call), probe.timeout_s))
-    return steps
-
-
-# ----------------------------------------------------------------------------
-# Reading the harvest back (coordinator side): untrusted input.
-# ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -476,36 +359,3 @@ def read_harvest(
             result = None
         probe_results[probe.name] = result if isinstance(result, dict) else {"present": None}
     return Harvest(True, values, models, probe_results, answers, tuple(notes), code)
-
-
-def notebook_code(notebook: Any, limit: int = 2_000_000) -> str:
-    """The source of every code cell, joined, capped at `limit` characters."""
-    sources = [
-        str(cell.get("source", ""))
-        for cell in getattr(notebook, "cells", [])
-        if cell.get("cell_type") == "code"
-    ]
-    return "\n".join(sources)[:limit]
-
-
-def extract_answers(notebook: Any) -> dict[str, str]:
-    """Text of the Markdown cells that start with `Answer Q1` ... `Answer Q6`.
-
-    A later cell for the same question wins (students often leave the template's
-    empty cell above their own); placeholders count as no answer.
-    """
-    answers: dict[str, str] = {}
-    for cell in getattr(notebook, "cells", []):
-        if cell.get("cell_type") != "markdown":
-            continue
-        text = str(cell.get("source", "")).strip()
-        match = _ANSWER_HEADER.match(text)
-        if not match:
-            continue
-        body = text[match.end() :].strip()
-        if body.lower().strip("*_ ") in PLACEHOLDER_ANSWERS or body.lower() in PLACEHOLDER_ANSWERS:
-            body = ""
-        question = f"Q{match.group(1) or match.group(2)}"
-        if body or question not in answers:
-            answers[question] = body[:20000]
-    return answers
