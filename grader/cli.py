@@ -298,8 +298,8 @@ def reference(out_dir: Path, quick: bool, seed: int, spec_path: Path | None) -> 
     log = out_dir / REFERENCE_LOG_NAME
     # TensorFlow is imported here, with its C++ log lines sent to the log file.
     with console.status("Running the reference pipeline...") as status, stderr_to_file(log):
+        from grader.answer_key import run_reference
         from grader.score.stress import definitions as stress_definitions
-        from reference.pipeline import run_reference
 
         metrics = run_reference(
             out_dir,

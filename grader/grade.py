@@ -36,17 +36,13 @@ from grader.harvest.answers import extract_answers
 from grader.harvest.steps import Probe, harvest_folder, harvest_steps, kernel_seed, preamble_step
 from grader.harvest.validate import Harvest, read_harvest
 from grader.intake.discover import Submission
+from grader.intake.notebook_file import NotebookUnreadable, read_notebook
 from grader.integrity.artefacts import model_fingerprint
 from grader.outputs.figures import student_figures
 from grader.outputs.leaderboard import benchmark_details
 from grader.run import wrap
 from grader.run.isolation import ProtectedPaths, ensure_worker_isolated
-from grader.run.session import (
-    ExecutionSettings,
-    NotebookUnreadable,
-    execute_notebook,
-    read_notebook,
-)
+from grader.run.session import ExecutionSettings, execute_notebook
 from grader.score.hidden_data import probe_dataset_arguments
 from grader.score.measure import Scores, score_submission
 from grader.spec import AssignmentSpec, SeedInfo

@@ -17,7 +17,7 @@ from grader.grade import GradedSubmission
 from grader.harvest.answers import extract_answers
 from grader.harvest.validate import Harvest
 from grader.intake.discover import Submission
-from grader.run.session import read_notebook
+from grader.intake.notebook_file import read_notebook
 from grader.score.measure import Scores
 
 

@@ -887,7 +887,7 @@ def repository_students(
     corpus, four cases are built on the same "honest twin" training cell: they share a
     source by construction.
     """
-    from grader.run.session import NotebookUnreadable, read_notebook
+    from grader.intake.notebook_file import NotebookUnreadable, read_notebook
 
     starter = starter or default_starter()
     members: list[ClassSubmission] = []

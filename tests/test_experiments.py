@@ -15,6 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
+from grader.answer_key import TEMPLATE_NAME, run_reference
+from grader.resources import templates_dir
 from reference.data import STARTER_MOTIF
 from reference.encode import seqs_to_codes
 from reference.experiments import (
@@ -33,7 +35,6 @@ from reference.experiments import (
 from reference.interaction import interaction_probes
 from reference.metrics import roc_auc
 from reference.oracle import motif_counts
-from reference.pipeline import TEMPLATE_NAME, run_reference, templates_dir
 
 ORACLE_TEST_AUC = 0.9463476969913367  # ARCHITECTURE.md: oracle on the starter's test split
 

@@ -451,7 +451,7 @@ def test_student_wheel_installs_offline_and_imports_the_self_check(tmp_path: Pat
         "          'grader.student.pytest_items', 'grader.batch'):\n"
         "    importlib.import_module(m)\n"
         "from grader.resources import templates_dir\n"
-        "gone = [m for m in ('reference.experiments', 'reference.pipeline', 'reference.train')\n"
+        "gone = [m for m in ('reference.experiments', 'grader.answer_key', 'reference.train')\n"
         "        if importlib.util.find_spec(m) is None]\n"
         "points = {(e.group, e.name, e.value) for e in distribution('motifgrader').entry_points}\n"
         "print(json.dumps([grader.__file__, str(templates_dir()), gone, sorted(points)]))\n"
@@ -464,7 +464,7 @@ def test_student_wheel_installs_offline_and_imports_the_self_check(tmp_path: Pat
     package, templates, gone, points = json.loads(output.stdout)
     assert package == str(target / "grader" / "__init__.py")
     assert templates == str(target / "grader" / "_templates")
-    assert gone == ["reference.experiments", "reference.pipeline", "reference.train"]
+    assert gone == ["reference.experiments", "grader.answer_key", "reference.train"]
     assert ["pytest11", "motifgrader", "grader.student.pytest_plugin"] in points
     assert ["console_scripts", "motifgrader", "grader.cli:main"] in points
 

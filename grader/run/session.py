@@ -12,6 +12,7 @@ what worked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import re
@@ -81,52 +82,6 @@ class ExecutionResult:
     leftover_processes: int = 0
 
 
-class NotebookUnreadable(Exception):
-    """The submission is not a notebook we can run; the message says why."""
-
-
-def read_notebook(data: bytes) -> tuple[Any, list[str]]:
-    """Parse notebook bytes leniently; return the v4 notebook and notes for the report.
-
-    Bytes that are not UTF-8 are decoded with replacement characters rather than
-    rejected: a stray Latin-1 character in a comment should not cost a student the
-    whole assignment. Older formats (v3) are upgraded by nbformat.
-    """
-    notes: list[str] = []
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        notes.append("The notebook file is not valid UTF-8; unreadable characters were replaced.")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NotebookUnreadable(
-            f"The file is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: "
-            f"{exc.msg}). Open it in Jupyter, save it again and resubmit."
-        ) from exc
-    if not isinstance(raw, dict) or "nbformat" not in raw:
-        raise NotebookUnreadable(
-            "The file is JSON but not a Jupyter notebook (it has no 'nbformat' field)."
-        )
-    try:
-        notebook = nbformat.reads(json.dumps(raw), as_version=4)
-    except Exception as exc:
-        raise NotebookUnreadable(f"The notebook could not be read by nbformat: {exc}") from exc
-    if raw.get("nbformat", 4) < 4:
-        notes.append(f"The notebook was in format v{raw.get('nbformat')}; it was upgraded to v4.")
-    for cell in notebook.cells:
-        if not isinstance(cell.get("source", ""), str):
-            cell["source"] = "".join(cell.get("source") or [])
-        cell.setdefault("metadata", {})
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-    return notebook, notes
-
-
 class _GraderKernelSpecs(KernelSpecManager):
     """Always the grader's own Python with ipykernel, whatever the notebook asks for.
 
@@ -155,8 +110,12 @@ class _SandboxedKernelManager(AsyncKernelManager):
         return self.wrap_command(command) if self.wrap_command else command
 
 
+CELL_TIMEOUT_ERROR = "CellTimeoutError"
+
+
 class _CappedClient(NotebookClient):
-    """nbclient with outputs capped while they stream and timeouts recorded per cell."""
+    """nbclient with outputs capped while they stream; timeouts and exit() noted per cell
+    through nbclient's public `on_cell_executed` hook."""
 
     def __init__(self, nb: Any, km: Any, settings: ExecutionSettings) -> None:
         super().__init__(
@@ -168,7 +127,7 @@ class _CappedClient(NotebookClient):
             record_timing=True,
             interrupt_on_timeout=True,
             error_on_timeout={
-                "ename": "CellTimeoutError",
+                "ename": CELL_TIMEOUT_ERROR,
                 "evalue": (
                     f"This cell ran longer than the {settings.cell_timeout_s:.0f} s limit "
                     "per cell and was interrupted."
@@ -184,21 +143,21 @@ class _CappedClient(NotebookClient):
         self.truncated_cells: set[int] = set()
         self.timed_out_cells: set[int] = set()
         self.exit_cells: set[int] = set()
-        self._current_cell: int | None = None
-        self.on_cell_executed = self._note_exit_request
+        self.on_cell_executed = self._note_cell_end
 
-    def _note_exit_request(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
-        """`exit()` / `quit()` in a cell: IPython replies, then stops the kernel a moment
-        later, so the death would otherwise be blamed on whichever cell runs next."""
-        content = (execute_reply or {}).get("content", {})
+    def _note_cell_end(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
+        reply = execute_reply or {}
+        content = reply.get("content", {})
+        # nbclient answers a cell it interrupted at the per-cell limit with the
+        # `error_on_timeout` content and no message header; a kernel's reply has one, so a
+        # student raising an exception of that name is not taken for a timeout.
+        if "header" not in reply and content.get("ename") == CELL_TIMEOUT_ERROR:
+            self.timed_out_cells.add(cell_index)
+        # `exit()` / `quit()`: IPython replies, then stops the kernel a moment later, so
+        # the death would otherwise be blamed on whichever cell runs next.
         for payload in content.get("payload") or []:
             if payload.get("source") == "ask_exit" and not payload.get("keepkernel"):
                 self.exit_cells.add(cell_index)
-
-    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
-        if self._current_cell is not None:
-            self.timed_out_cells.add(self._current_cell)
-        return await super()._async_handle_timeout(timeout, cell)
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         size = len(json.dumps(msg.get("content", {}), default=str))
@@ -289,13 +248,18 @@ def _cell_record(index: int, cell: Any, timed_out: bool, ran: bool) -> CellRecor
 
 @dataclass
 class _Session:
-    """One kernel's run over some cells, then the grader steps if the kernel still answers."""
+    """What one kernel's run found: how far it got, why it stopped, what the steps said."""
 
     status: str = "ok"
     message: str = ""
+    timeout: str = ""
+    """"notebook" (the whole notebook's limit) or "cell" (a cell's limit), else ""."""
+    survived_interrupt: bool = True
+    """After a cell's limit: whether the kernel answered again once interrupted."""
     ran: set[int] = field(default_factory=set)
     timed_out: set[int] = field(default_factory=set)
     alive: bool = False
+    current: int | None = None
     stopped_at: int | None = None
     fatal_error: tuple[str, str] | None = None
     """(name, sentence) shown as the error of the cell that killed the kernel."""
@@ -308,81 +272,132 @@ class _Session:
     sandbox: str = ""
 
 
-async def _session(
-    notebook: Any,
-    job_dir: Path,
-    settings: ExecutionSettings,
-    preamble: GraderStep | None,
-    steps: list[GraderStep],
-    cells_to_run: list[int],
-) -> _Session:
-    info = detect.probe_sandbox(settings.sandbox)
-    job = sandboxing.prepare_job(job_dir, info)
-    limits = sandboxing.SandboxLimits(
-        memory_bytes=settings.memory_bytes,
-        cpu_seconds=int(settings.notebook_timeout_s * 2 + 120),
-        file_size_bytes=settings.file_size_bytes,
-        open_files=settings.open_files,
-        # The watchdog enforces max_processes and names it; RLIMIT_NPROC is a backstop
-        # above it, so a bomb is stopped as a bomb rather than failing with EAGAIN.
-        max_processes=2 * settings.max_processes,
-    )
-    km = _SandboxedKernelManager(
-        kernel_name="motifgrader",
-        kernel_spec_manager=_GraderKernelSpecs(),
-        transport="ipc",
-        ip=str(job.ipc_prefix),
-        connection_file=str(job.connection_file),
-    )
-    km.wrap_command = lambda argv: wrap.wrap_kernel_command(
-        argv,
-        job=job,
-        sandbox=info,
-        limits=limits,
-        hidden_paths=[Path(p) for p in settings.hidden_paths],
-    )
-    client = _CappedClient(notebook, km, settings)
-    env = sandboxing.scrubbed_environment(job=job, threads=settings.threads)
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    session = _Session(sandbox=info.detail)
-    watchdog: watchdog.MemoryWatchdog | None = None
-    started = time.monotonic()
-    try:
-        await client.async_start_new_kernel(
-            env=env, cwd=str(job.work_dir), stderr=KERNEL_STDERR.get()
+class _KernelRun:
+    """One sandboxed kernel over some cells, then the grader's steps if it still answers.
+
+    `run` calls the steps in order: start the kernel and its watchdog, the grader's
+    preamble, the student's cells, the grader's steps; then, whatever happened, stop the
+    kernel and everything it left, and read which limit (if any) stopped it.
+    """
+
+    def __init__(
+        self,
+        notebook: Any,
+        job_dir: Path,
+        settings: ExecutionSettings,
+        preamble: GraderStep | None,
+        steps: list[GraderStep],
+        cells_to_run: list[int],
+    ) -> None:
+        self.notebook = notebook
+        self.settings = settings
+        self.preamble = preamble
+        self.steps = steps
+        self.cells_to_run = cells_to_run
+        self.info = detect.probe_sandbox(settings.sandbox)
+        self.job = sandboxing.prepare_job(job_dir, self.info)
+        self.km = _SandboxedKernelManager(
+            kernel_name="motifgrader",
+            kernel_spec_manager=_GraderKernelSpecs(),
+            transport="ipc",
+            ip=str(self.job.ipc_prefix),
+            connection_file=str(self.job.connection_file),
         )
-        await client.async_start_new_kernel_client()
-        session.kernel_start_seconds = time.monotonic() - started
-        session.alive = True
-        pid = km.provisioner.process.pid if km.provisioner and km.provisioner.process else None
-        if pid:
-            watchdog = watchdog.MemoryWatchdog(
-                pid,
-                settings.memory_bytes,
-                job=job,
-                max_processes=settings.max_processes,
-                max_files=settings.files_written,
+        self.km.wrap_command = self._wrap
+        self.client = _CappedClient(notebook, self.km, settings)
+        self.watchdog: watchdog.MemoryWatchdog | None = None
+        self.session = _Session(sandbox=self.info.detail)
+
+    def _wrap(self, argv: list[str]) -> list[str]:
+        settings = self.settings
+        limits = sandboxing.SandboxLimits(
+            memory_bytes=settings.memory_bytes,
+            cpu_seconds=int(settings.notebook_timeout_s * 2 + 120),
+            file_size_bytes=settings.file_size_bytes,
+            open_files=settings.open_files,
+            # The watchdog enforces max_processes and names it; RLIMIT_NPROC is a backstop
+            # above it, so a bomb is stopped as a bomb rather than failing with EAGAIN.
+            max_processes=2 * settings.max_processes,
+        )
+        return wrap.wrap_kernel_command(
+            argv,
+            job=self.job,
+            sandbox=self.info,
+            limits=limits,
+            hidden_paths=[Path(p) for p in settings.hidden_paths],
+        )
+
+    async def run(self) -> _Session:
+        session = self.session
+        try:
+            await self.start_kernel()
+            await self.run_preamble()
+            await self.run_cells()
+            if session.alive:
+                await self.run_grader_steps()
+        except DeadKernelError:
+            session.status, session.alive = "died", False
+            session.stopped_at = session.current
+        except RuntimeError as exc:
+            if "Kernel didn't respond" not in str(exc) and "Kernel died" not in str(exc):
+                raise
+            session.status, session.alive = "died", False
+            session.message = f"The kernel did not start: {exc}"
+        finally:
+            await self.stop_kernel()
+        self.read_limits()
+        if session.status == "died" and not session.message:
+            session.message = "The kernel died (the notebook exited or crashed the Python process)."
+        if session.status == "died" and session.fatal_error is None:
+            session.fatal_error = ("KernelDied", session.message)
+        return session
+
+    async def start_kernel(self) -> None:
+        """Start the kernel in its sandbox, then its watchdog on the kernel's process."""
+        env = sandboxing.scrubbed_environment(job=self.job, threads=self.settings.threads)
+        env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        started = time.monotonic()
+        await self.client.async_start_new_kernel(
+            env=env, cwd=str(self.job.work_dir), stderr=KERNEL_STDERR.get()
+        )
+        await self.client.async_start_new_kernel_client()
+        self.session.kernel_start_seconds = time.monotonic() - started
+        self.session.alive = True
+        process = self.km.provisioner.process if self.km.provisioner else None
+        if process is not None and process.pid:
+            self.watchdog = watchdog.MemoryWatchdog(
+                process.pid,
+                self.settings.memory_bytes,
+                job=self.job,
+                max_processes=self.settings.max_processes,
+                max_files=self.settings.files_written,
+            ).start()
+
+    async def run_preamble(self) -> None:
+        if self.preamble is not None:
+            result = await _run_code(self.client, self.preamble.code, self.preamble.timeout_s)
+            self.session.steps[self.preamble.name], self.session.step_errors[self.preamble.name] = (
+                result
             )
-            watchdog.start()
-        if preamble is not None:
-            result = await _run_code(client, preamble.code, preamble.timeout_s)
-            session.steps[preamble.name], session.step_errors[preamble.name] = result
-        # The student's time starts after the grader's preamble (seeding, which imports
-        # TensorFlow: seconds on a busy machine that are not the notebook's doing).
-        deadline = time.monotonic() + settings.notebook_timeout_s
+
+    async def run_cells(self) -> None:
+        """The student's cells, under the per-cell and the whole-notebook limits.
+
+        The student's time starts after the grader's preamble (seeding, which imports
+        TensorFlow: seconds on a busy machine that are not the notebook's doing)."""
+        session, client = self.session, self.client
+        deadline = time.monotonic() + self.settings.notebook_timeout_s
         execution_count = 0
-        notebook_deadline_hit = False
-        for index in cells_to_run:
-            cell = notebook.cells[index]
+        for index in self.cells_to_run:
+            cell = self.notebook.cells[index]
             if not cell.get("source", "").strip():
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                session.status, session.stopped_at = "timeout", index
-                notebook_deadline_hit = True
-                break
+                session.status, session.timeout, session.stopped_at = "timeout", "notebook", index
+                return
             execution_count += 1
-            client._current_cell = index
+            session.current = index
             session.ran.add(index)
             try:
                 await asyncio.wait_for(
@@ -394,99 +409,100 @@ async def _session(
                 # DeadKernelError; only a death before the deadline is a real one.
                 if isinstance(exc, DeadKernelError) and time.monotonic() < deadline - 0.01:
                     raise
-                session.status, session.stopped_at = "timeout", index
-                notebook_deadline_hit = True
+                session.status, session.timeout, session.stopped_at = "timeout", "notebook", index
                 client.timed_out_cells.add(index)
-                await km.interrupt_kernel()
+                await self.km.interrupt_kernel()
                 session.alive = await _kernel_answers(client)
-                break
+                return
             if index in client.timed_out_cells:
-                session.status = "timeout"
-                session.alive = await _kernel_answers(client)
+                session.status, session.timeout = "timeout", "cell"
+                session.alive = session.survived_interrupt = await _kernel_answers(client)
                 if not session.alive:
                     session.stopped_at = index
-                    break
+                    return
             if index in client.exit_cells:
                 session.status, session.stopped_at, session.alive = "died", index, False
                 session.message = "The notebook called exit() (or quit()), which stops the kernel."
                 session.fatal_error = ("KernelExited", session.message)
-                break
-        if session.status == "timeout":
-            # Decided when the limit was hit: waiting for a stuck kernel afterwards can
-            # take the clock past the notebook's deadline too.
-            stopped = "interrupted" if session.alive else "stopped (it ignored the interrupt)"
-            session.message = (
-                f"The notebook ran past its {settings.notebook_timeout_s:.0f} s limit while "
-                "{cell} was running."
-                if notebook_deadline_hit
-                else f"{{cell}} ran past the {settings.cell_timeout_s:.0f} s per-cell limit and "
-                f"was {stopped}."
-            )
-        if session.alive:
-            for step in steps:
-                result, error = await _run_code(client, step.code, step.timeout_s)
-                session.steps[step.name], session.step_errors[step.name] = result, error
-                if result == "timeout":
-                    await km.interrupt_kernel()
-                    if not await _kernel_answers(client):
-                        session.alive = False
-                        break
-                if result == "died":
-                    session.alive = False
-                    break
-    except DeadKernelError:
-        session.status, session.alive = "died", False
-        session.stopped_at = client._current_cell
-    except RuntimeError as exc:
-        if "Kernel didn't respond" in str(exc) or "Kernel died" in str(exc):
-            session.status, session.alive = "died", False
-            session.message = f"The kernel did not start: {exc}"
-        else:
-            raise
-    finally:
-        if watchdog is not None:
-            watchdog.stop()
-        try:
-            if km.has_kernel:
-                await km.shutdown_kernel(now=True)
-        except Exception:
-            pass
-        if client.kc is not None:
-            client.kc.stop_channels()
-        session.leftovers = sandboxing.kill_job_processes(job, grace_s=2.0)
-    session.timed_out = set(client.timed_out_cells)
-    session.truncated = bool(client.truncated_cells)
-    if watchdog is not None:
-        session.peak_memory_bytes = watchdog.peak_rss_bytes
-        if watchdog.tripped:
-            session.alive = False
-            session.stopped_at = client._current_cell
-            limit = {
-                "processes": (
-                    "died",
-                    f"started more than {settings.max_processes} processes or threads",
-                    "ProcessLimitExceeded",
-                ),
-                "files": (
-                    "died",
-                    f"created more than {settings.files_written} files and folders",
-                    "FileLimitExceeded",
-                ),
-            }.get(watchdog.reason)
-            status, what, error = limit or (
-                "oom",
-                f"used more than {settings.memory_bytes / 2**30:.1f} GiB of memory",
-                "MemoryLimitExceeded",
-            )
-            subject = "kernel" if status == "oom" else "notebook"
-            session.status = status
-            session.message = f"The {subject} {what} and was stopped."
-            session.fatal_error = (error, session.message)
-    if session.status == "died" and not session.message:
-        session.message = "The kernel died (the notebook exited or crashed the Python process)."
-    if session.status == "died" and session.fatal_error is None:
-        session.fatal_error = ("KernelDied", session.message)
-    return session
+                return
+
+    async def run_grader_steps(self) -> None:
+        """The harvest, in the kernel the student's cells left; a step that hangs is
+        interrupted, and one that kills the kernel ends the steps."""
+        for step in self.steps:
+            result, error = await _run_code(self.client, step.code, step.timeout_s)
+            self.session.steps[step.name], self.session.step_errors[step.name] = result, error
+            if result == "timeout":
+                await self.km.interrupt_kernel()
+                if not await _kernel_answers(self.client):
+                    self.session.alive = False
+                    return
+            if result == "died":
+                self.session.alive = False
+                return
+
+    async def stop_kernel(self) -> None:
+        """Stop the watchdog and the kernel, and kill whatever the job left running."""
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        with contextlib.suppress(Exception):
+            if self.km.has_kernel:
+                await self.km.shutdown_kernel(now=True)
+        if self.client.kc is not None:
+            self.client.kc.stop_channels()
+        self.session.leftovers = sandboxing.kill_job_processes(self.job, grace_s=2.0)
+        self.session.timed_out = set(self.client.timed_out_cells)
+        self.session.truncated = bool(self.client.truncated_cells)
+
+    def read_limits(self) -> None:
+        """If the watchdog stopped the job, say which limit and in which cell."""
+        session, settings, guard = self.session, self.settings, self.watchdog
+        if guard is None:
+            return
+        session.peak_memory_bytes = guard.peak_rss_bytes
+        if not guard.tripped:
+            return
+        session.alive = False
+        session.stopped_at = session.current
+        limit = {
+            "processes": (
+                "died",
+                f"started more than {settings.max_processes} processes or threads",
+                "ProcessLimitExceeded",
+            ),
+            "files": (
+                "died",
+                f"created more than {settings.files_written} files and folders",
+                "FileLimitExceeded",
+            ),
+        }.get(guard.reason)
+        status, what, error = limit or (
+            "oom",
+            f"used more than {settings.memory_bytes / 2**30:.1f} GiB of memory",
+            "MemoryLimitExceeded",
+        )
+        subject = "kernel" if status == "oom" else "notebook"
+        session.status = status
+        session.message = f"The {subject} {what} and was stopped."
+        session.fatal_error = (error, session.message)
+
+
+def _timeout_message(
+    session: _Session, cells: list[CellRecord], settings: ExecutionSettings
+) -> str:
+    """Which limit a timed-out notebook hit, naming the cell that was running."""
+    stuck = next((c for c in cells if c.status == "timeout"), None)
+    where = f"the cell starting `{stuck.source_head[:60]}`" if stuck else "a cell"
+    if session.timeout == "notebook":
+        return (
+            f"The notebook ran past its {settings.notebook_timeout_s:.0f} s limit while "
+            f"{where} was running."
+        )
+    stopped = "interrupted" if session.survived_interrupt else "stopped (it ignored the interrupt)"
+    sentence = (
+        f"{where} ran past the {settings.cell_timeout_s:.0f} s per-cell limit and was {stopped}."
+    )
+    return sentence[0].upper() + sentence[1:]
 
 
 def _empty_folder(folder: Path) -> None:
@@ -514,7 +530,7 @@ async def _execute(
 ) -> ExecutionResult:
     code_cells = [i for i, c in enumerate(notebook.cells) if c.get("cell_type") == "code"]
     started = time.monotonic()
-    first = await _session(notebook, job_dir, settings, preamble, steps, code_cells)
+    first = await _KernelRun(notebook, job_dir, settings, preamble, steps, code_cells).run()
     status, message = first.status, first.message
     grader_steps, step_errors = first.steps, first.step_errors
     replayed = False
@@ -525,7 +541,9 @@ async def _execute(
         # starts empty too: what the first run wrote (thousands of files, say) is not
         # the replay's.
         _empty_folder(job_dir)
-        second = await _session(_fresh_copy(notebook), job_dir, settings, preamble, steps, before)
+        second = await _KernelRun(
+            _fresh_copy(notebook), job_dir, settings, preamble, steps, before
+        ).run()
         if second.alive:
             grader_steps, step_errors = second.steps, second.step_errors
             replayed = True
@@ -540,11 +558,8 @@ async def _execute(
     cells = [
         _cell_record(i, notebook.cells[i], i in first.timed_out, i in first.ran) for i in code_cells
     ]
-    if "{cell}" in message:
-        stuck = next((c for c in cells if c.status == "timeout"), None)
-        head = f"the cell starting `{stuck.source_head[:60]}`" if stuck else "a cell"
-        message = message.replace("{cell}", head)
-        message = message[0].upper() + message[1:]
+    if status == "timeout":
+        message = _timeout_message(first, cells, settings)
     if status in ("died", "oom") and first.stopped_at is not None:
         head = notebook.cells[first.stopped_at].get("source", "").strip().splitlines()[:1]
         if head:

@@ -48,7 +48,7 @@ STUDENT_WHEEL_EXCLUDES = frozenset(
         "reference/notebooks/solution.ipynb",
         "reference/notebooks/build_starter.py",
         "reference/experiments.py",
-        "reference/pipeline.py",
+        "grader/answer_key.py",
         "reference/train.py",
         "reference/expectations.json",
         "grader/_templates/reference_report.html.j2",

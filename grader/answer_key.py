@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from grader.resources import templates_dir
 from reference import plots
 from reference.data import STARTER_MOTIF
 from reference.experiments import ReferenceResults, run_all
@@ -28,18 +29,6 @@ from reference.validation import InputError
 TEMPLATE_NAME = "reference_report.html.j2"
 REPORT_NAME = "report.html"
 METRICS_NAME = "metrics.json"
-
-
-def templates_dir() -> Path:
-    """`templates/` in a source checkout, `grader/_templates` in an installed wheel."""
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (root / "templates", root / "grader" / "_templates"):
-        if (candidate / TEMPLATE_NAME).is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"the report template {TEMPLATE_NAME} is missing from this installation "
-        f"(looked in {root / 'templates'} and {root / 'grader' / '_templates'})"
-    )
 
 
 def run_reference(
