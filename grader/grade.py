@@ -87,6 +87,8 @@ def execution_settings(spec: AssignmentSpec, options: GradingOptions) -> Executi
         threads=limits.threads_per_kernel,
         file_size_bytes=limits.file_size_mb * 2**20,
         files_written=limits.files_written,
+        max_processes=limits.max_processes,
+        open_files=limits.open_files,
         sandbox=options.sandbox,
         hidden_paths=options.protected.read,
     )

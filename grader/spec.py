@@ -37,6 +37,9 @@ class AssignmentInfo(_Frozen):
     title: str
     version: str
     development_seed: int
+    kernel_seed: int | None = Field(default=None, ge=0, lt=2**31)
+    """The public seed every kernel starts with; unset, it is derived from `id`. Set only
+    to measure how grades vary with training randomness (benchmarks/seed_stability.py)."""
 
 
 class DataSpec(_Frozen):
@@ -66,6 +69,8 @@ class LimitsSpec(_Frozen):
     file_size_mb: int = Field(gt=0)
     harvest_mb: int = Field(gt=0)
     threads_per_kernel: int = Field(gt=0)
+    max_processes: int = Field(default=256, gt=0)
+    open_files: int = Field(default=1024, gt=0)
 
 
 class ThresholdsSpec(_Frozen):

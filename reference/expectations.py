@@ -29,16 +29,25 @@ def kernel_sweep_expectations() -> list[dict]:
 
 
 def noise_expectations(motif_prob: float, noise_std: float) -> float | None:
-    """The best ROC AUC the reference reached at this noise setting, or None if unmeasured.
+    """The best ROC AUC the reference reached in any fair reading of this noise setting,
+    or None if unmeasured.
 
-    Rows {"motif_prob", "noise_std", "noise_on", "roc_auc", "roc_auc_max"}; when the
-    noise was measured both on the negatives only and on every sequence, the larger
-    (noise on the negatives alone can give the label away)."""
-    matches = [
-        float(r.get("roc_auc_max", r["roc_auc"]))
-        for r in load_expectations().get("noise", [])
-        if abs(r["motif_prob"] - motif_prob) < 5e-3 and abs(r["noise_std"] - noise_std) < 5e-3
-    ]
+    Rows {"motif_prob", "noise_std", "noise_on", "roc_auc", "roc_auc_max"}. Every reading
+    a student may have measured counts: noise on the negatives only as well as on every
+    sequence (on the negatives alone it gives the label away), and, for a weaker motif
+    without noise, a model trained on it but tested on the clean split."""
+    rows = load_expectations().get("noise", [])
+
+    def best(prob: float, std: float) -> list[float]:
+        return [
+            float(r.get("roc_auc_max", r["roc_auc"]))
+            for r in rows
+            if abs(r["motif_prob"] - prob) < 5e-3 and abs(r["noise_std"] - std) < 5e-3
+        ]
+
+    matches = best(motif_prob, noise_std)
+    if matches and noise_std < 5e-3 and motif_prob < 1.0:
+        matches += best(1.0, 0.0)
     return max(matches) if matches else None
 
 

@@ -105,6 +105,13 @@ def test_build_pwm_with_a_pseudocount_of_one_earns_its_points(variants):
     assert check.points == 3 and "pseudocount of 1" in check.message
 
 
+def test_a_q5_model_with_one_sigmoid_per_motif_is_read_unit_by_unit(variants):
+    result, twin = variants["multi_output_q5"], variants["standard"]
+    multi = _check(result, "multi_motif_specialisation")
+    assert multi.points >= 0.9 * _check(twin, "multi_motif_specialisation").points > 0
+    assert "one output unit per declared motif" in multi.message
+
+
 def test_untrained_hand_set_notebook_earns_no_model_points(variants):
     result = variants["hand_set_untrained"]
     assert result.status == "ok"

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from markdown_it import MarkdownIt
 from starlette.applications import Starlette
 from starlette.datastructures import URL, MutableHeaders
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from grader.desk.pdf import PdfReport, read_pdf, render_page
 from grader.desk.rubric import ITEM_KEYS, AnswerGrade
 from grader.desk.store import DeskStore, RosterEntry
 from grader.outputs.report import QUESTION_LABELS, fmt
-from grader.outputs.report_view import markdown_inline
+from grader.outputs.report_view import markdown_html, markdown_inline
 from grader.resources import templates_dir
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,6 @@ class Desk:
     def __init__(self, store: DeskStore, *, default_grader: str) -> None:
         self.store = store
         self.default_grader = default_grader
-        self.markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),
             autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -274,7 +272,7 @@ class Desk:
             else "",
             "ungraded_url": self.answer_url(question, ungraded_after[0]) if ungraded_after else "",
             "graded_count": sum(1 for g in graded.values() if g.points is not None),
-            "answer_html": self.markdown.render(text) if text.strip() else "",
+            "answer_html": markdown_html(text) if text.strip() else "",
             "grade": grade,
             "items": items,
             "evidence": question_evidence(entry.result, question),

@@ -65,6 +65,8 @@ def kernel_seed(spec: Any) -> int:
     grade (secret seed) must train a deterministic notebook to the same model, so
     only the hidden data differ between them, never the student's own training.
     """
+    if spec.assignment.kernel_seed is not None:
+        return int(spec.assignment.kernel_seed)
     digest = hashlib.sha256(f"{spec.assignment.id}\x00kernel".encode()).digest()
     return int.from_bytes(digest[:4], "big") % (2**31)
 

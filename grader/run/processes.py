@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psutil
+
 if TYPE_CHECKING:
     from grader.run.sandbox import SandboxJob
 
@@ -36,33 +38,31 @@ PF_EXITING = 0x4
 """Task flag in /proc/PID/stat: the process is exiting."""
 
 
-_STATUS = re.compile(
-    rb"\nState:\s+(\S).*?\nPPid:\s+(\d+).*?\nUid:\s+(\d+)(?:.*?\nVmRSS:\s+(\d+))?"
-    rb"(?:.*?\nThreads:\s+(\d+))?",
-    re.DOTALL,
-)
+_TABLE_ATTRS = ["ppid", "uids", "memory_info", "num_threads", "status"]
 
 
 def _processes() -> dict[int, _Process]:
-    """Every live (non-zombie) process, from /proc/PID/status (one read each).
+    """Every live (non-zombie) process, from psutil.
 
-    The real uid comes from status, not from the owner of /proc/PID, which a process can
-    turn into root by making itself non-dumpable.
+    The real uid is read from the process's status, not from the owner of /proc/PID,
+    which a process can turn into root by making itself non-dumpable.
     """
     found: dict[int, _Process] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
+    for process in psutil.process_iter(_TABLE_ATTRS):
+        info = process.info
+        uids = info["uids"]
+        if uids is None or info["ppid"] is None:
+            continue  # gone, or not readable
+        if info["status"] in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
             continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as handle:
-                match = _STATUS.search(handle.read())
-        except OSError:
-            continue
-        if match is None or match[1] in (b"Z", b"X"):
-            continue
-        rss = int(match[4]) * 1024 if match[4] else 0
-        threads = int(match[5]) if match[5] else 1
-        found[int(name)] = _Process(int(name), int(match[2]), int(match[3]), rss, threads)
+        memory = info["memory_info"]
+        found[process.pid] = _Process(
+            process.pid,
+            info["ppid"],
+            uids.real,
+            memory.rss if memory is not None else 0,
+            info["num_threads"] or 1,
+        )
     return found
 
 
@@ -148,10 +148,10 @@ def _namespace(pid: int, kind: str) -> str | None:
 
 
 def _has_marker(pid: int, marker: bytes) -> bool:
+    name, _, value = marker.decode("utf-8", "replace").partition("=")
     try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return marker in handle.read().split(b"\0")
-    except OSError:
+        return psutil.Process(pid).environ().get(name) == value
+    except (psutil.Error, OSError):
         return False
 
 

@@ -62,19 +62,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import psutil
+
 from grader.run.processes import (
     MARKER_VARIABLE,
-    STAT_PPID,
-    STAT_START,
-    STAT_STATE,
     _dying,
     _job_members,
     _kill_members,
     _now_ticks,
     _Process,
     _processes,
-    _stat,
     adopting,
+    process_start_time,
 )
 
 GiB = 2**30
@@ -428,22 +427,21 @@ def kill_job_processes(
 def _reap_adopted(job: SandboxJob, wait_s: float = 2.0) -> None:
     """Collect the exit status of adopted processes just killed, so they do not stay
     zombies of this worker for the rest of the batch."""
-    me = os.getpid()
+    me = psutil.Process()
     deadline = time.monotonic() + wait_s
     while True:
         pending = False
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
+        for child in me.children():
+            started = process_start_time(child.pid)
+            if started is None or started < job.started_ticks:
                 continue
-            pid = int(name)
-            fields = _stat(pid)
-            if fields is None:
+            try:
+                zombie = child.status() == psutil.STATUS_ZOMBIE
+            except psutil.Error:
                 continue
-            if int(fields[STAT_PPID]) != me or int(fields[STAT_START]) < job.started_ticks:
-                continue
-            if fields[STAT_STATE] == b"Z":
+            if zombie:
                 with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
+                    os.waitpid(child.pid, os.WNOHANG)
             else:
                 pending = True
         if not pending or time.monotonic() > deadline:

@@ -34,6 +34,8 @@ class Style:
     head: str = "sigmoid"
     body: str = "plain"
     pseudocount: str = "1e-6"
+    multi: str = "one"
+    """Q5: "one" output for "any motif", or "per_motif": one sigmoid per declared motif."""
 
 
 STYLES: dict[str, Style] = {
@@ -44,6 +46,7 @@ STYLES: dict[str, Style] = {
     "fixed_length_100": Style(length=100),
     "logit_outputs": Style(head="logits"),
     "pwm_pseudocount_one": Style(pseudocount="1.0"),
+    "multi_output_q5": Style(multi="per_motif"),
 }
 """Each variant's twin is `standard`."""
 
@@ -60,6 +63,7 @@ ORDER = {order!r}  # the column order of this notebook's one-hot encoding
 LENGTH = {length}
 HEAD = {head!r}
 BODY = {body!r}
+MULTI = {multi!r}
 """
 
 FUNCTIONS = """\
@@ -134,7 +138,7 @@ def split(seqs, labels):
     return (X[:a], labels[:a]), (X[a:b], labels[a:b]), (X[b:], labels[b:])
 
 
-def build(length, filters=16, width=11, lr=3e-3, hidden=16):
+def build(length, filters=16, width=11, lr=3e-3, hidden=16, units=1):
     inp = keras.Input((None if BODY == "branches" else length, 4))
     if BODY == "branches":
         narrow = keras.layers.Conv1D(4, 3, padding="same", activation="relu")(inp)
@@ -151,7 +155,10 @@ def build(length, filters=16, width=11, lr=3e-3, hidden=16):
     x = keras.layers.GlobalMaxPooling1D()(x)
     if hidden:
         x = keras.layers.Dense(hidden, activation="relu")(x)
-    if HEAD == "softmax":
+    if units > 1:  # multi-label: one sigmoid per motif
+        out = keras.layers.Dense(units, activation="sigmoid")(x)
+        loss = keras.losses.BinaryCrossentropy()
+    elif HEAD == "softmax":
         out = keras.layers.Dense(2, activation="softmax")(x)
         loss = keras.losses.SparseCategoricalCrossentropy()
     elif HEAD == "logits":
@@ -218,11 +225,21 @@ print(kernel_results, noise_results)
 ADVANCED = """\
 multi_motifs = ["GATAAG", "TGACTC"]
 A, B = multi_motifs
-multi_data = split(*draw([((A,), 1)] * 700 + [((B,), 1)] * 700 + [((A, B), 1)] * 600
-                         + [((), 0)] * 2000, seed=4))
-multi_model = build(LENGTH)
-train(multi_model, *multi_data[:2])
-print("multi", metrics(multi_model, *multi_data[2]))
+if MULTI == "per_motif":
+    # One sigmoid per motif, trained on which motifs each sequence holds.
+    multi_data = split(*draw([((A,), (1, 0))] * 700 + [((B,), (0, 1))] * 700
+                             + [((A, B), (1, 1))] * 600 + [((), (0, 0))] * 2000, seed=4))
+    multi_model = build(LENGTH, units=2)
+    train(multi_model, *multi_data[:2])
+    X_test, y_test = multi_data[2]
+    p_test = multi_model.predict(X_test, verbose=0)
+    print("multi", [float(roc_auc_score(y_test[:, k], p_test[:, k])) for k in range(2)])
+else:
+    multi_data = split(*draw([((A,), 1)] * 700 + [((B,), 1)] * 700 + [((A, B), 1)] * 600
+                             + [((), 0)] * 2000, seed=4))
+    multi_model = build(LENGTH)
+    train(multi_model, *multi_data[:2])
+    print("multi", metrics(multi_model, *multi_data[2]))
 
 interaction_rule = "and"
 interaction_motifs = list(multi_motifs)
@@ -303,7 +320,13 @@ def build_variant(name: str) -> str:
         return nbformat.writes(_notebook([_starter_functions(), HAND_SET]))
     style = STYLES[name]
     sources = [
-        SETUP.format(order=style.order, length=style.length, head=style.head, body=style.body),
+        SETUP.format(
+            order=style.order,
+            length=style.length,
+            head=style.head,
+            body=style.body,
+            multi=style.multi,
+        ),
         FUNCTIONS.format(pseudocount=style.pseudocount),
         DATA,
         MAIN,
