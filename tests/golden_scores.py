@@ -192,3 +192,23 @@ CHANGES: dict[tuple[str, str], tuple[float, float, str]] = {
 Corpus cases (`tests/corpus/cases.py`) are unchanged: none trains a Q5/Q6 model, types in
 a sweep the old rules credited, or hands in an untrained model where a check reads it
 (the parameter count is judged on the architecture, trained or not)."""
+
+
+def _spec_totals() -> tuple[float, float, float]:
+    """Public and hidden automatic points of the bundled spec, and the starter's public
+    points from the golden table: what the self-check's summaries must print."""
+    from grader.spec import load_spec
+
+    spec = load_spec()
+    auto = [c for c in spec.checks if c.kind == "auto"]
+    public = {c.id for c in auto if c.visibility == "public"}
+    starter = GOLDEN["unmodified_starter"][1]
+    return (
+        sum(c.points for c in auto if c.id in public),
+        sum(c.points for c in auto if c.id not in public),
+        sum(points for check, points in starter.items() if check in public),
+    )
+
+
+PUBLIC_POINTS, HIDDEN_POINTS, STARTER_PUBLIC_POINTS = _spec_totals()
+"""45, 55 and 23 for the bundled homework, derived rather than typed into tests."""

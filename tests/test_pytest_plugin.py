@@ -17,6 +17,7 @@ import pytest
 
 from grader.spec import load_spec
 from grader.student import selfcheck
+from tests.golden_scores import PUBLIC_POINTS, STARTER_PUBLIC_POINTS
 from tests.test_selfcheck import FAST_NOTEBOOK_VERDICTS, FakeGrader, fast_notebook, graded
 
 pytest_plugins = ["pytester"]
@@ -156,13 +157,14 @@ def test_summary_section_shows_partial_credit_and_the_public_total(
     pytester: pytest.Pytester, notebook: Path, fake_grader
 ) -> None:
     fake_grader({"kernel_sweep": "partial"})
+    earned = PUBLIC_POINTS - load_spec().check("kernel_sweep").points
     result = pytester.runpytest("-p", "no:cacheprovider", "--notebook", str(notebook))
     result.stdout.fnmatch_lines(
         [
             "*= motifgrader self-check =*",
             "hw4.ipynb: notebook ok (*",
             "  FAIL  Q2         0/10  kernel_sweep",
-            "Public automatic checks: 35 / 45 points.*",
+            f"Public automatic checks: {earned:g} / {PUBLIC_POINTS:g} points.*",
         ]
     )
 
@@ -245,6 +247,6 @@ def test_unmodified_starter_fails_the_advanced_questions_saying_what_to_add(
             "*_ hw4.ipynb::answer_q5 (Q5) _*",
             "No written answer for Q5 yet (5 points, graded by hand)*",
             "*= motifgrader self-check =*",
-            "Public automatic checks: 23 / 45 points.*",
+            f"Public automatic checks: {STARTER_PUBLIC_POINTS:g} / {PUBLIC_POINTS:g} points.*",
         ]
     )

@@ -35,6 +35,7 @@ from grader.outputs.report_view import (
     timing_rows,
 )
 from grader.spec import load_spec
+from tests.golden_scores import HIDDEN_POINTS, PUBLIC_POINTS, STARTER_PUBLIC_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = load_spec()
@@ -250,9 +251,10 @@ def test_self_check_report_shows_public_points_and_hidden_checks_for_the_instruc
     result = demanding_result()
     verdicts = {c.name: ("passed", "") for c in result.checks}
     verdicts["hidden_pr_auc"] = ("skipped", "Hidden check (5 points)")
-    totals = SelfCheckTotals(23, 45, 55, 30, verdicts)
+    totals = SelfCheckTotals(STARTER_PUBLIC_POINTS, PUBLIC_POINTS, HIDDEN_POINTS, 30, verdicts)
     html = render_student_report(result, SPEC, self_check=totals)
-    assert "23 / 45" in html and "public automatic points" in html
+    assert f"{STARTER_PUBLIC_POINTS:g} / {PUBLIC_POINTS:g}" in html
+    assert "public automatic points" in html
     assert "automatic points</div>" not in html.replace("public automatic points</div>", "")
     row = html[html.index('id="check-hidden_pr_auc"') :]
     row = row[: row.index("</tr>")]

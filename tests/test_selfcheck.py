@@ -37,6 +37,7 @@ from grader.student.bundle import (
     write_student_bundle,
 )
 from grader.student.selfcheck import HIDDEN_CHECK_INPUTS, check_notebook, verdict_for
+from tests.golden_scores import HIDDEN_POINTS, PUBLIC_POINTS, STARTER_PUBLIC_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "reference" / "notebooks" / "starter.ipynb"
@@ -295,7 +296,11 @@ def test_summary_shows_points_per_check_and_the_public_total(notebook_file: Path
     assert "  FAIL  Q2         0/10  kernel_sweep" in lines
     assert "  SKIP  Q2         -/15  hidden_roc_auc" in lines
     assert "  PASS  Q1          -/5  answer_q1" in lines
-    assert lines[-1].startswith("Public automatic checks: 35 / 45 points. Hidden checks (55")
+    sweep = load_spec().check("kernel_sweep").points
+    assert lines[-1].startswith(
+        f"Public automatic checks: {PUBLIC_POINTS - sweep:g} / {PUBLIC_POINTS:g} points. "
+        f"Hidden checks ({HIDDEN_POINTS:g}"
+    )
 
 
 def test_a_missing_notebook_is_the_callers_error(tmp_path: Path) -> None:
@@ -634,7 +639,10 @@ def test_student_workflow_checks_committed_notebooks_writing_junit_reports_and_s
     assert 'tests="21"' in junit and 'failures="11"' in junit and 'skipped="4"' in junit
     assert _run_step(_step(workflow, "summary"), repo, env).returncode == 0
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
-    assert summary.startswith("### Self-check of `hw4.ipynb`: 23 / 45 public points, 11 to fix")
+    assert summary.startswith(
+        f"### Self-check of `hw4.ipynb`: {STARTER_PUBLIC_POINTS:g} / {PUBLIC_POINTS:g} public "
+        "points, 11 to fix"
+    )
 
 
 @pytest.mark.slow
