@@ -229,7 +229,7 @@ def test_reference_config_on_seed_0_reaches_target_auc_and_recovers_acgtg():
     filters = read_filters(fitted.model, task.X_train, task.codes_train)
     _, match = best_filter(filters.pwms, STARTER_MOTIF)
     assert is_recovered(match, STARTER_MOTIF, RECOVERY_THRESHOLD)
-    assert fitted.training.seconds < 30
+    # Its training time is a benchmark target: benchmarks/bench_reference_model.py.
 
 
 @pytest.mark.slow
