@@ -79,3 +79,20 @@ def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Pat
     summary = grade_folder(batch, out, spec_path=test_spec_path, workers=2)
     results = sorted([*summary.results, *hung.results], key=lambda r: r.student)
     return dataclasses.replace(summary, results=tuple(results))
+
+
+@pytest.fixture(scope="session")
+def graded_variants(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path):
+    """Every notebook of `tests/variants/` graded once, in one batch of two workers (about
+    three minutes), by student name. Shared: `test_variants` compares them with their twin,
+    `test_hostile` grades the twin again beside hostile notebooks."""
+    from grader.batch import grade_folder
+    from tests.variants.build_variants import CASE_NAMES, NOTEBOOK_NAME, VARIANTS
+
+    folder = tmp_path_factory.mktemp("variants_in")
+    for name in CASE_NAMES:
+        (folder / name).mkdir()
+        shutil.copy(VARIANTS / name / NOTEBOOK_NAME, folder / name / NOTEBOOK_NAME)
+    out = tmp_path_factory.mktemp("variants_out")
+    summary = grade_folder(folder, out, spec_path=test_spec_path, workers=2)
+    return {r.student: r for r in summary.results}

@@ -31,7 +31,7 @@ import pytest
 from grader.checks.results import StudentResult
 from grader.run import detect
 from grader.run import sandbox as sandboxing
-from tests.conftest import SAMPLES, write_test_spec
+from tests.conftest import write_test_spec
 from tests.corpus.build_corpus import (
     CANARY,
     CORPUS,
@@ -59,7 +59,10 @@ HOST_TARGETS = (
     Path(sys.executable).parent / f"{CANARY}-pwned",
 )
 """Files the write_outside_job case tries to create on the host."""
-MIXED_SAMPLES = ("unmodified_starter",)
+MIXED_HONEST = {"standard": Path(__file__).resolve().parent / "variants" / "standard"}
+"""An honest notebook graded beside the quick hostile cases: the variants' standard twin,
+which trains several small models in about a minute, so it runs while they do, and is
+also graded alone (`graded_variants`) with the same spec and seed."""
 
 
 def _case_id(case: Case) -> str:
@@ -216,7 +219,7 @@ class Graded:
         return self.results[self.student(case)]
 
 
-def _lay_out(cases: list[Case], samples: tuple[str, ...] = ()) -> tuple[Path, Path]:
+def _lay_out(cases: list[Case], honest: dict[str, Path] | None = None) -> tuple[Path, Path]:
     """A base folder holding sentinels, the secret and the submissions; returns it and
     the submissions folder. Long cases and samples are named to sort first, so the batch
     starts them first; the base is readable by others so a job uid could reach its folder."""
@@ -236,8 +239,8 @@ def _lay_out(cases: list[Case], samples: tuple[str, ...] = ()) -> tuple[Path, Pa
         else:
             folder.mkdir(parents=True)
             shutil.copy(CORPUS / case.name / NOTEBOOK_NAME, folder / NOTEBOOK_NAME)
-    for sample in samples:
-        shutil.copytree(SAMPLES / sample, submissions / f"0-{sample}")
+    for name, folder in (honest or {}).items():
+        shutil.copytree(folder, submissions / f"0-{name}")
     return base, submissions
 
 
@@ -245,13 +248,13 @@ def _grade(
     cases: list[Case],
     spec_path: Path | None,
     *,
-    samples: tuple[str, ...] = (),
+    honest: dict[str, Path] | None = None,
     secret: str | None = None,
     environment: dict[str, str] | None = None,
 ) -> Graded:
     from grader.batch import grade_folder
 
-    base, submissions = _lay_out(cases, samples)
+    base, submissions = _lay_out(cases, honest)
     secret_file = None
     if secret is not None:
         secret_file = base / "secret.txt"
@@ -510,17 +513,17 @@ def test_secret_never_appears_in_any_output(corpus: Graded):
 
 @pytest.fixture(scope="module")
 def mixed(test_spec_path: Path) -> Iterator[Graded]:
-    """The good samples graded in one batch with the quick hostile cases, with the same
-    spec and (development) seed as `graded_samples`."""
-    graded = _grade([c for c in CASES if c.mixed], test_spec_path, samples=MIXED_SAMPLES)
+    """An honest notebook graded in one batch with the quick hostile cases, with the same
+    spec and (development) seed as `graded_variants`."""
+    graded = _grade([c for c in CASES if c.mixed], test_spec_path, honest=MIXED_HONEST)
     yield graded
     shutil.rmtree(graded.base, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_good_samples_score_the_same_beside_hostile_notebooks(mixed: Graded, graded_samples):
-    alone = {r.student: r for r in graded_samples.results}
-    for sample in MIXED_SAMPLES:
+def test_honest_notebook_scores_the_same_beside_hostile_notebooks(mixed: Graded, graded_variants):
+    alone = graded_variants
+    for sample in MIXED_HONEST:
         beside = mixed.result(sample)
         assert beside.status == alone[sample].status, beside.status_message
         assert beside.auto_score == alone[sample].auto_score

@@ -7,7 +7,6 @@ batch, beside their twin. Each honest variant changes one thing (see `STYLES`).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -28,18 +27,9 @@ MODEL_CHECKS = (
 """Checks of what a model learnt: nothing for a model that learnt nothing."""
 
 
-@pytest.fixture(scope="module")
-def variants(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path):
-    """Every variant graded once, in one batch of two workers (about three minutes)."""
-    from grader.batch import grade_folder
-
-    folder = tmp_path_factory.mktemp("variants_in")
-    for name in CASE_NAMES:
-        (folder / name).mkdir()
-        shutil.copy(VARIANTS / name / NOTEBOOK_NAME, folder / name / NOTEBOOK_NAME)
-    out = tmp_path_factory.mktemp("variants_out")
-    summary = grade_folder(folder, out, spec_path=test_spec_path, workers=2)
-    return {r.student: r for r in summary.results}
+@pytest.fixture
+def variants(graded_variants):
+    return graded_variants
 
 
 def _check(result, check_id: str):
