@@ -51,7 +51,7 @@ def _python_others_can_run() -> str | None:
     for candidate in (sys.executable, shutil.which("python3"), "/usr/bin/python3"):
         if candidate and os.path.exists(candidate):
             paths = (Path(candidate).absolute(), Path(candidate).resolve())
-            if not any(sandbox._blocking_ancestor(path) for path in paths):
+            if not any(sandbox.blocking_ancestor(path) for path in paths):
                 return candidate
     return None
 
@@ -736,10 +736,10 @@ def test_a_member_whose_memory_map_is_gone_is_charged_its_own_size_not_the_whole
             break
         time.sleep(0.01)
     me = os.getpid()
-    table = processes._processes()
-    table[child.pid] = processes._Process(child.pid, me, os.getuid(), 12345)
-    own = processes._proportional_bytes(table, [me])
-    gone = processes._proportional_bytes(table, [child.pid])
+    table = processes.process_table()
+    table[child.pid] = processes.ProcessInfo(child.pid, me, os.getuid(), 12345)
+    own = processes.proportional_bytes(table, [me])
+    gone = processes.proportional_bytes(table, [child.pid])
     child.wait()
     assert 0 < own < table[me].rss_bytes * 2
     assert gone == 12345

@@ -23,7 +23,7 @@ from copydetect.detector import CodeFingerprint, compare_files
 from copydetect.utils import get_token_coverage, hashed_kgrams, highlight_overlap
 from scipy import sparse
 
-from grader.integrity.sources import _MAGIC_LINE, ClassSubmission, Starter, filtered_cell
+from grader.integrity.sources import MAGIC_LINE, ClassSubmission, Starter, filtered_cell
 from grader.spec import SimilaritySpec
 
 MIN_SHARED_FINGERPRINTS = 3
@@ -44,7 +44,7 @@ def notebook_fingerprint(
     raw_length = filtered_length = 0
     for number, source in enumerate(cells, start=1):
         header = f"# ---- code cell {number}\n"
-        body = _MAGIC_LINE.sub(r"\1# \2", source) + "\n\n"
+        body = MAGIC_LINE.sub(r"\1# \2", source) + "\n\n"
         filtered, offsets = filtered_cell(source)
         shift = raw_length + len(header) - filtered_length
         rows.append(np.array([[filtered_length, shift]]))

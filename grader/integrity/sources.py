@@ -29,7 +29,7 @@ from grader.harvest.answers import extract_answers
 
 log = logging.getLogger(__name__)
 
-_MAGIC_LINE = re.compile(r"^(\s*)([%!])", re.MULTILINE)
+MAGIC_LINE = re.compile(r"^(\s*)([%!])", re.MULTILINE)
 _MODEL_DEFINED = re.compile(
     r"\bmodel\s*=(?!=)|\bmodel\s*\.\s*(fit|set_weights|load_weights|train_on_batch)\b"
 )
@@ -44,7 +44,7 @@ def filtered_cell(source: str) -> tuple[str, np.ndarray]:
     into comments (they are not Python). Cached: most cells of a class are the
     starter's, identical in every notebook, and lexing is the costly step.
     """
-    text = _MAGIC_LINE.sub(r"\1# \2", source)
+    text = MAGIC_LINE.sub(r"\1# \2", source)
     try:
         return _tokenize_filter(text)
     except (tokenize.TokenError, IndentationError, SyntaxError):

@@ -15,8 +15,8 @@ from grader.run.sandbox import (
     SandboxInfo,
     SandboxLimits,
     SandboxUnavailable,
-    _blocking_ancestor,
-    _can_use_job_uids,
+    blocking_ancestor,
+    can_use_job_uids,
     prepare_job,
     scrubbed_environment,
 )
@@ -57,7 +57,7 @@ def _try_sandbox(sandbox: SandboxInfo, python: str) -> tuple[bool, str]:
 def _unreachable_python(python: str) -> str:
     """Why another user cannot run `python` ("" when nothing on its path blocks them)."""
     for path in (Path(python).absolute(), Path(python).resolve()):
-        blocked = _blocking_ancestor(path)
+        blocked = blocking_ancestor(path)
         if blocked is not None:
             mode = blocked.stat().st_mode & 0o777
             return f"{blocked} (mode {mode:o}) hides the Python installation from other users"
@@ -82,7 +82,7 @@ def _limits_and_user(kind: str, job_user: bool, because: str = "") -> str:
 
 @functools.cache
 def _probe(prefer: str, python: str, bwrap: str | None) -> SandboxInfo:
-    job_user = _can_use_job_uids()
+    job_user = can_use_job_uids()
     if prefer == "fallback":
         reason = "not requested"
     elif bwrap is None:

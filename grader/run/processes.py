@@ -24,7 +24,7 @@ MARKER_VARIABLE = "MOTIFGRADER_JOB"
 
 
 @dataclass(frozen=True)
-class _Process:
+class ProcessInfo:
     pid: int
     ppid: int
     uid: int
@@ -41,13 +41,13 @@ PF_EXITING = 0x4
 _TABLE_ATTRS = ["ppid", "uids", "memory_info", "num_threads", "status"]
 
 
-def _processes() -> dict[int, _Process]:
+def process_table() -> dict[int, ProcessInfo]:
     """Every live (non-zombie) process, from psutil.
 
     The real uid is read from the process's status, not from the owner of /proc/PID,
     which a process can turn into root by making itself non-dumpable.
     """
-    found: dict[int, _Process] = {}
+    found: dict[int, ProcessInfo] = {}
     for process in psutil.process_iter(_TABLE_ATTRS):
         info = process.info
         uids = info["uids"]
@@ -56,7 +56,7 @@ def _processes() -> dict[int, _Process]:
         if info["status"] in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
             continue
         memory = info["memory_info"]
-        found[process.pid] = _Process(
+        found[process.pid] = ProcessInfo(
             process.pid,
             info["ppid"],
             uids.real,
@@ -66,7 +66,7 @@ def _processes() -> dict[int, _Process]:
     return found
 
 
-def _proportional_bytes(processes: Mapping[int, _Process], pids: Iterable[int]) -> int:
+def proportional_bytes(processes: Mapping[int, ProcessInfo], pids: Iterable[int]) -> int:
     """Proportional set size summed over `pids`.
 
     Resident set size counts a page shared by N forked processes N times, so a kernel that
@@ -92,7 +92,7 @@ def _proportional_bytes(processes: Mapping[int, _Process], pids: Iterable[int]) 
     return total
 
 
-def _private_tmp_folders(members: Iterable[int]) -> list[Path]:
+def private_tmp_folders(members: Iterable[int]) -> list[Path]:
     """The private /tmp and /dev/shm of a job in bubblewrap, seen through /proc: files
     there cost inodes and memory just as in the job folder."""
     ours = _mount_namespace(os.getpid())
@@ -107,7 +107,7 @@ def _mount_namespace(pid: int) -> str | None:
     return _namespace(pid, "mnt")
 
 
-def _count_entries(root: Path, stop_after: int) -> int:
+def count_entries(root: Path, stop_after: int) -> int:
     """Files, folders and links under `root` (not following links), counting at most
     `stop_after` so a folder of a million files costs no more than the limit.
 
@@ -172,7 +172,7 @@ def _stat(pid: int) -> list[bytes] | None:
     return fields if len(fields) > STAT_START else None
 
 
-def _dying(pid: int) -> bool:
+def is_dying(pid: int) -> bool:
     """Already killed: exiting, or with a SIGKILL pending. Such a process is gone for good
     but may take seconds to go, so it is neither a leftover nor worth another signal."""
     fields = _stat(pid)
@@ -231,7 +231,7 @@ def adopting() -> bool:
     return _adopting
 
 
-def _now_ticks() -> int:
+def now_ticks() -> int:
     """Clock ticks since boot, the unit of a process's start time in /proc/PID/stat."""
     try:
         with open("/proc/uptime", "rb") as handle:
@@ -241,7 +241,7 @@ def _now_ticks() -> int:
     return int(uptime * os.sysconf("SC_CLK_TCK"))
 
 
-def _adopted(job: SandboxJob, processes: Mapping[int, _Process]) -> set[int]:
+def _adopted(job: SandboxJob, processes: Mapping[int, ProcessInfo]) -> set[int]:
     """Children of this (subreaper) process started since the job began, with their trees."""
     me = os.getpid()
     found: set[int] = set()
@@ -263,7 +263,7 @@ def _protected() -> set[int]:
     return protected
 
 
-def _descendants(root: int, processes: Mapping[int, _Process]) -> set[int]:
+def _descendants(root: int, processes: Mapping[int, ProcessInfo]) -> set[int]:
     children: dict[int, list[int]] = {}
     for process in processes.values():
         children.setdefault(process.ppid, []).append(process.pid)
@@ -276,8 +276,8 @@ def _descendants(root: int, processes: Mapping[int, _Process]) -> set[int]:
     return found
 
 
-def _job_members(
-    job: SandboxJob | None, root_pid: int | None, processes: Mapping[int, _Process]
+def job_members(
+    job: SandboxJob | None, root_pid: int | None, processes: Mapping[int, ProcessInfo]
 ) -> set[int]:
     """The job's processes: its uid, its descendants, its marker, then its PID namespaces."""
     members = _descendants(root_pid, processes) if root_pid is not None else set()
@@ -295,12 +295,12 @@ def _job_members(
     return members - _protected()
 
 
-def _kill_members(select: Callable[[Mapping[int, _Process]], set[int]]) -> int:
+def kill_members(select: Callable[[Mapping[int, ProcessInfo]], set[int]]) -> int:
     """Stop everything selected until nothing new appears (so forks cannot outrun us), then
     SIGKILL it all; returns how many processes were killed."""
     stopped: set[int] = set()
     for _ in range(100):
-        fresh = select(_processes()) - stopped
+        fresh = select(process_table()) - stopped
         if not fresh:
             break
         for pid in fresh:

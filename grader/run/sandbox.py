@@ -66,14 +66,14 @@ import psutil
 
 from grader.run.processes import (
     MARKER_VARIABLE,
-    _dying,
-    _job_members,
-    _kill_members,
-    _now_ticks,
-    _Process,
-    _processes,
+    ProcessInfo,
     adopting,
+    is_dying,
+    job_members,
+    kill_members,
+    now_ticks,
     process_start_time,
+    process_table,
 )
 
 GiB = 2**30
@@ -170,7 +170,7 @@ class SandboxJob:
     marker: str
     uid: int | None = None
     gid: int | None = None
-    started_ticks: int = field(default_factory=lambda: _now_ticks())
+    started_ticks: int = field(default_factory=lambda: now_ticks())
     """When the job began (clock ticks since boot): a process this grader adopted (see
     `adopt_orphans`) that started later is the job's."""
     _finalizer: weakref.finalize | None = field(default=None, repr=False)
@@ -270,7 +270,7 @@ def _uid_range_mapped(first: int, count: int) -> bool:
     return False
 
 
-def _can_use_job_uids() -> bool:
+def can_use_job_uids() -> bool:
     return os.geteuid() == 0 and _uid_range_mapped(JOB_UID_BASE, JOB_SLOTS)
 
 
@@ -302,7 +302,7 @@ def _claim_uid_slot() -> tuple[int, int]:
         except BlockingIOError:
             os.close(fd)
             continue
-        _kill_members(lambda procs, uid=uid: {p.pid for p in procs.values() if p.uid == uid})
+        kill_members(lambda procs, uid=uid: {p.pid for p in procs.values() if p.uid == uid})
         return uid, fd
     raise SandboxUnavailable(
         f"All {JOB_SLOTS} kernel uids ({JOB_UID_BASE}-{JOB_UID_BASE + JOB_SLOTS - 1}) are in use "
@@ -330,7 +330,7 @@ def _chown_tree(root: Path, uid: int, gid: int, *, sanitise: bool = False) -> No
                     os.unlink(path)
 
 
-def _blocking_ancestor(path: Path) -> Path | None:
+def blocking_ancestor(path: Path) -> Path | None:
     """The first folder above `path` that other users cannot enter, if any."""
     for parent in reversed(path.parents):
         if parent != Path("/") and not parent.stat().st_mode & 0o001:
@@ -343,13 +343,15 @@ def _release_job(work_dir: Path, marker: str, uid: int | None, fd: int | None) -
     links and special files, and free its uid for the next job."""
     try:
         job = SandboxJob(work_dir=work_dir, marker=marker, uid=uid, gid=uid)
-        _kill_members(lambda processes: _job_members(job, None, processes))
+        kill_members(lambda processes: job_members(job, None, processes))
         if uid is not None:
             # A killed process can take seconds to exit (a forked kernel has a large
             # address space to tear down); the uid is free only once none is left, or the
             # next job's watchdog and RLIMIT_NPROC would count them.
             deadline = time.monotonic() + UID_DRAIN_S
-            while time.monotonic() < deadline and any(p.uid == uid for p in _processes().values()):
+            while time.monotonic() < deadline and any(
+                p.uid == uid for p in process_table().values()
+            ):
                 time.sleep(0.05)
         if work_dir.exists():
             _chown_tree(work_dir, os.geteuid(), os.getegid(), sanitise=True)
@@ -375,7 +377,7 @@ def prepare_job(job_dir: Path, sandbox: SandboxInfo) -> SandboxJob:
         )
     uid = fd = None
     if sandbox.job_user:
-        blocked = _blocking_ancestor(work_dir) if sandbox.kind == "fallback" else None
+        blocked = blocking_ancestor(work_dir) if sandbox.kind == "fallback" else None
         if blocked is not None:
             raise SandboxUnavailable(
                 f"The kernel runs as an unprivileged user, which cannot enter {blocked} "
@@ -411,13 +413,13 @@ def kill_job_processes(
     if not isinstance(job, SandboxJob):
         job = SandboxJob.for_folder(job)
 
-    def outliving(processes: Mapping[int, _Process]) -> set[int]:
-        return {pid for pid in _job_members(job, root_pid, processes) if not _dying(pid)}
+    def outliving(processes: Mapping[int, ProcessInfo]) -> set[int]:
+        return {pid for pid in job_members(job, root_pid, processes) if not is_dying(pid)}
 
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and outliving(_processes()):
+    while time.monotonic() < deadline and outliving(process_table()):
         time.sleep(0.05)
-    killed = _kill_members(outliving)
+    killed = kill_members(outliving)
     if adopting():
         _reap_adopted(job)
     job.release()

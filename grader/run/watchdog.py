@@ -10,14 +10,14 @@ import threading
 from collections.abc import Callable, Mapping
 
 from grader.run.processes import (
-    _count_entries,
-    _job_members,
-    _kill_members,
-    _private_tmp_folders,
-    _Process,
-    _processes,
-    _proportional_bytes,
+    ProcessInfo,
+    count_entries,
+    job_members,
+    kill_members,
+    private_tmp_folders,
     process_start_time,
+    process_table,
+    proportional_bytes,
 )
 from grader.run.sandbox import SandboxJob
 
@@ -79,34 +79,34 @@ class MemoryWatchdog:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _select(self, processes: Mapping[int, _Process]) -> set[int]:
+    def _select(self, processes: Mapping[int, ProcessInfo]) -> set[int]:
         # Once the kernel has died and been reaped its PID may belong to someone else.
         started = process_start_time(self.root_pid)
         same_root = started is not None and started == self._root_started
-        return _job_members(self.job, self.root_pid if same_root else None, processes)
+        return job_members(self.job, self.root_pid if same_root else None, processes)
 
     def resident_bytes(self) -> int:
-        processes = _processes()
+        processes = process_table()
         return sum(processes[pid].rss_bytes for pid in self._select(processes))
 
     def _exceeded(self) -> str:
         """Which limit the job is over now ("" for none)."""
-        processes = _processes()
+        processes = process_table()
         members = self._select(processes)
         tasks = sum(processes[pid].threads for pid in members)
         if self.max_processes is not None and tasks > self.max_processes:
             return "processes"
         total = sum(processes[pid].rss_bytes for pid in members)
         if total > self.limit_bytes:
-            total = _proportional_bytes(processes, members)
+            total = proportional_bytes(processes, members)
         self.peak_rss_bytes = max(self.peak_rss_bytes, total)
         if total > self.limit_bytes:
             return "memory"
         files = self.max_files
         if files is not None and self.job is not None:
             count = 0
-            for root in [self.job.work_dir, *_private_tmp_folders(members)]:
-                count += _count_entries(root, files + 1 - count)
+            for root in [self.job.work_dir, *private_tmp_folders(members)]:
+                count += count_entries(root, files + 1 - count)
                 if count > files:
                     return "files"
         return ""
@@ -117,7 +117,7 @@ class MemoryWatchdog:
             if reason:
                 self.reason = reason
                 self.tripped = True
-                _kill_members(self._select)
+                kill_members(self._select)
                 if self.on_exceed is not None:
                     self.on_exceed()
                 return

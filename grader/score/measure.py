@@ -19,7 +19,7 @@ from grader.score.hidden_data import (
     InteractionProbes,
     PublicTest,
 )
-from grader.score.plan import _column_note, plan_inputs
+from grader.score.plan import column_note, plan_inputs
 from grader.score.predict import CommandWrapper, ModelRun, run_scorer
 from grader.score.stress import plan_stress, stress_scores
 from grader.spec import AssignmentSpec, SeedInfo
@@ -280,9 +280,9 @@ def _readings(runs: dict[str, ModelRun], context: dict[str, Any]) -> dict[str, s
             continue
         usual = run.reading in ("", "one output per sequence")
         parts = [] if usual else [f"output: {run.reading}"]
-        column_note = _column_note(context.get("columns"))
-        if column_note:
-            parts.append(column_note)
+        columns = column_note(context.get("columns"))
+        if columns:
+            parts.append(columns)
         if context.get("notes", {}).get(name):
             parts.append(context["notes"][name])
         convs = run.convs

@@ -52,7 +52,7 @@ def student_columns(harvest: Harvest) -> tuple[int, ...] | None:
     return None if columns is None or columns == (0, 1, 2, 3) else columns
 
 
-def _column_note(columns: tuple[int, ...] | None) -> str:
+def column_note(columns: tuple[int, ...] | None) -> str:
     if columns is None:
         return ""
     order = ", ".join("ACGT"[c] for c in columns)
