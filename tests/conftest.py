@@ -9,7 +9,11 @@ import dataclasses
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -17,6 +21,9 @@ import numpy as np
 import pytest
 
 from reference.data import Split, generate_synthetic_dataset, split_dataset
+
+if TYPE_CHECKING:
+    from grader.grade import GradedSubmission
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +103,73 @@ def graded_variants(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Pa
     out = tmp_path_factory.mktemp("variants_out")
     summary = grade_folder(folder, out, spec_path=test_spec_path, workers=2)
     return {r.student: r for r in summary.results}
+
+
+# ----------------------------------------------------------------- the starter, checked once
+
+STARTER_NOTEBOOK = ROOT / "reference" / "notebooks" / "starter.ipynb"
+
+
+@dataclass
+class RealCheck:
+    """One real `motifgrader check` run: what the terminal showed, and what it graded."""
+
+    terminal: str
+    descriptors: str
+    exit_code: int
+    graded: GradedSubmission
+    notebook: Path
+    out_dir: Path
+
+
+@contextmanager
+def descriptors_to(path: Path) -> Iterator[None]:
+    """Descriptors 1 and 2 (this process's, inherited by its children) into one file."""
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(path, "wb") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        for fd in saved:
+            os.close(fd)
+
+
+@pytest.fixture(scope="session")
+def starter_check(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path) -> RealCheck:
+    """`motifgrader check` on the unmodified starter, for real, once per session."""
+    from click.testing import CliRunner
+
+    from grader.cli import main
+    from grader.grade import grade_submission
+    from grader.student import selfcheck
+
+    folder = tmp_path_factory.mktemp("starter_check")
+    notebook = folder / "hw4.ipynb"
+    shutil.copyfile(STARTER_NOTEBOOK, notebook)
+    recorded: list[GradedSubmission] = []
+
+    def recording(*args, **kwargs) -> GradedSubmission:
+        graded = grade_submission(*args, **kwargs)
+        recorded.append(graded)
+        return graded
+
+    out = folder / "out"
+    args = ["check", str(notebook), "--out", str(out), "--spec", str(test_spec_path)]
+    with pytest.MonkeyPatch.context() as patch, descriptors_to(folder / "fds.log"):
+        patch.setattr(selfcheck, "grade_submission", recording)
+        result = CliRunner().invoke(main, args)
+    (graded,) = recorded
+    return RealCheck(
+        terminal=result.stdout + result.stderr,
+        descriptors=(folder / "fds.log").read_text(errors="replace"),
+        exit_code=result.exit_code,
+        graded=graded,
+        notebook=notebook,
+        out_dir=out,
+    )

@@ -229,8 +229,11 @@ def test_small_notebook_runs_through_the_grader_into_one_item_per_check(
 
 @pytest.mark.slow
 def test_unmodified_starter_fails_the_advanced_questions_saying_what_to_add(
-    pytester: pytest.Pytester, notebook: Path
+    pytester: pytest.Pytester, notebook: Path, starter_check, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The starter's real self-check grade (run once per session by `starter_check`),
+    # replayed: the plugin turns that grade into items, as it would after running it.
+    monkeypatch.setattr(selfcheck, "grade_submission", FakeGrader(starter_check.graded))
     result = pytester.runpytest("-p", "no:cacheprovider", "--notebook", str(notebook))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=5, failed=11, skipped=5)

@@ -1,6 +1,7 @@
 """The self-check says the same thing everywhere: terminal, pytest, JUnit XML and HTML.
 
-For the starter, `motifgrader check` runs for real once (session fixture): its kernel,
+For the starter, `motifgrader check` runs for real once (`starter_check`, a session
+fixture in conftest shared with the pytest plugin's tests): its kernel,
 its scoring, its terminal. That one run also proves the terminal quiet: no TensorFlow
 line reaches stdout or stderr (file descriptors included), while the kernel's log
 beside the report holds them. For the solution, the grade of `graded_samples` (shared
@@ -11,24 +12,22 @@ stand-in for `grade_submission`, so no notebook runs twice.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import re
 import shutil
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from grader.checks.results import CheckResult, StudentResult
+from grader.checks.results import StudentResult
 from grader.cli import main
-from grader.grade import GradedSubmission, grade_submission
+from grader.grade import GradedSubmission
 from grader.outputs.report import KERNEL_LOG_NAME
 from grader.student import selfcheck
 from grader.student.selfcheck import check_notebook
+from tests.conftest import RealCheck
 from tests.test_selfcheck import FakeGrader
 
 pytestmark = pytest.mark.slow
@@ -53,73 +52,15 @@ BADGE_VERDICT = {
 }
 
 
-@dataclass
-class RealCheck:
-    """One real `motifgrader check` run: what the terminal showed, and what it graded."""
-
-    terminal: str
-    descriptors: str
-    exit_code: int
-    graded: GradedSubmission
-    notebook: Path
-    out_dir: Path
-
-
-@contextmanager
-def descriptors_to(path: Path) -> Iterator[None]:
-    """Descriptors 1 and 2 (this process's, inherited by its children) into one file."""
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(path, "wb") as sink:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved[0], 1)
-                os.dup2(saved[1], 2)
-    finally:
-        for fd in saved:
-            os.close(fd)
-
-
-@pytest.fixture(scope="session")
-def starter_check(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path) -> RealCheck:
-    folder = tmp_path_factory.mktemp("starter_check")
-    notebook = folder / "hw4.ipynb"
-    shutil.copyfile(STARTER, notebook)
-    recorded: list[GradedSubmission] = []
-
-    def recording(*args, **kwargs) -> GradedSubmission:
-        graded = grade_submission(*args, **kwargs)
-        recorded.append(graded)
-        return graded
-
-    out = folder / "out"
-    args = ["check", str(notebook), "--out", str(out), "--spec", str(test_spec_path)]
-    with pytest.MonkeyPatch.context() as patch, descriptors_to(folder / "fds.log"):
-        patch.setattr(selfcheck, "grade_submission", recording)
-        result = CliRunner().invoke(main, args)
-    (graded,) = recorded
-    return RealCheck(
-        terminal=result.stdout + result.stderr,
-        descriptors=(folder / "fds.log").read_text(errors="replace"),
-        exit_code=result.exit_code,
-        graded=graded,
-        notebook=notebook,
-        out_dir=out,
-    )
-
-
 def as_self_check(result: StudentResult) -> StudentResult:
     """The instructor's grade as a self-check grades it: hidden checks skipped."""
     checks = tuple(
-        CheckResult(**{**c.__dict__, "points": 0.0, "status": "skipped", "message": "Hidden."})
+        dataclasses.replace(c, points=0.0, status="skipped", message="Hidden.")
         if c.visibility == "hidden"
         else c
         for c in result.checks
     )
-    return StudentResult(**{**result.__dict__, "checks": checks})
+    return dataclasses.replace(result, checks=checks)
 
 
 @pytest.fixture(scope="session")
