@@ -85,26 +85,6 @@ def build_pwm(kmers):
     return pfm / pfm.sum(axis=1, keepdims=True)
 
 
-def generate_synthetic_dataset(num_pos=2000, num_neg=2000, seq_len=101, motif='ACGTG',
-                               motif_prob=1.0, random_seed=42):
-    rng = np.random.RandomState(random_seed)
-    def random_seq(L):
-        return ''.join(rng.choice(BASES) for _ in range(L))
-    pos_seqs = []
-    for _ in range(num_pos):
-        s = list(random_seq(seq_len))
-        if rng.rand() <= motif_prob:
-            k = len(motif)
-            start = rng.randint(0, seq_len - k + 1)
-            s[start:start+k] = list(motif)
-        pos_seqs.append(''.join(s))
-    neg_seqs = [random_seq(seq_len) for _ in range(num_neg)]
-    seqs = pos_seqs + neg_seqs
-    labels = np.array([1]*len(pos_seqs) + [0]*len(neg_seqs), dtype=np.int32)
-    perm = rng.permutation(len(seqs))
-    return [seqs[i] for i in perm], labels[perm]
-
-
 def build_deepbind_like_model(input_length, num_filters=16, kernel_size=11, lr=1e-3):
     return build(input_length, num_filters, kernel_size, lr=lr)
 """
@@ -314,6 +294,13 @@ def _notebook(sources: list[str]) -> nbformat.NotebookNode:
     return notebook
 
 
+def _starter_generator() -> str:
+    """The starter's own generator cell, unchanged: every variant keeps it."""
+    from tests.corpus.build_corpus import _starter_cell
+
+    return _starter_cell("def generate_synthetic_dataset")
+
+
 def build_variant(name: str) -> str:
     """The notebook text of one case (a style of `STYLES`, or "hand_set_untrained")."""
     if name == "hand_set_untrained":
@@ -328,6 +315,7 @@ def build_variant(name: str) -> str:
             multi=style.multi,
         ),
         FUNCTIONS.format(pseudocount=style.pseudocount),
+        _starter_generator(),
         DATA,
         MAIN,
         SWEEP,
