@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from grader.resources import templates_dir
+from grader.resources import template_environment
 from reference import plots
 from reference.data import STARTER_MOTIF
 from reference.experiments import ReferenceResults, run_all
@@ -469,15 +469,7 @@ def render_report(
     figures: dict[str, str],
 ) -> str:
     """The answer key as one HTML page (figures given as data URIs)."""
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    environment = template_environment()
 
     def fmt(value: Any, digits: int = 3) -> str:
         if value is None:

@@ -5,7 +5,6 @@ Tests must treat these objects as read-only; they are shared across modules.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -71,35 +70,63 @@ HANGING_CELL_LIMIT_S = 20
 depend on how long the limit is, and the batch need not wait out the solution's 180 s."""
 
 
+@dataclass(frozen=True)
+class GradedSamples:
+    """The example submissions graded: every result, and the output folder of each."""
+
+    results: tuple
+    out_dirs: dict[str, Path]
+
+    @property
+    def out_dir(self) -> Path:
+        """The batch's folder (every sample but the hanging one)."""
+        return self.out_dirs["reference_solution"]
+
+
 @pytest.fixture(scope="session")
-def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path):
-    """Every example submission graded once (slow: several minutes): the hanging one alone
-    under a short cell limit, then the others in one batch, into one output folder."""
+def graded_samples(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path) -> GradedSamples:
+    """Every example submission graded once (slow: several minutes): the hanging one under
+    a short cell limit, in a run of its own beside the batch of the others (it loops while
+    they train), each into its own output folder."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from grader.batch import grade_folder
 
-    out = tmp_path_factory.mktemp("graded_samples")
     batch, hanging = tmp_path_factory.mktemp("samples"), tmp_path_factory.mktemp("hanging")
     for sample in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
         shutil.copytree(sample, (hanging if sample.name == HANGING_SAMPLE else batch) / sample.name)
     short = write_test_spec(tmp_path_factory.mktemp("short"), cell_timeout_s=HANGING_CELL_LIMIT_S)
-    hung = grade_folder(hanging, out, spec_path=short, workers=1)
-    summary = grade_folder(batch, out, spec_path=test_spec_path, workers=2)
-    results = sorted([*summary.results, *hung.results], key=lambda r: r.student)
-    return dataclasses.replace(summary, results=tuple(results))
+    out, hanging_out = tmp_path_factory.mktemp("graded_samples"), tmp_path_factory.mktemp("hung")
+    with ThreadPoolExecutor(1) as beside:
+        hung = beside.submit(grade_folder, hanging, hanging_out, spec_path=short, workers=1)
+        summary = grade_folder(batch, out, spec_path=test_spec_path, workers=2)
+        hung_summary = hung.result()
+    results = sorted([*summary.results, *hung_summary.results], key=lambda r: r.student)
+    return GradedSamples(
+        tuple(results),
+        {r.student: hung_summary.out_dir if r.student == HANGING_SAMPLE else out for r in results},
+    )
 
 
 @pytest.fixture(scope="session")
 def graded_variants(tmp_path_factory: pytest.TempPathFactory, test_spec_path: Path):
-    """Every notebook of `tests/variants/` graded once, in one batch of two workers (about
-    three minutes), by student name. Shared: `test_variants` compares them with their twin,
-    `test_hostile` grades the twin again beside hostile notebooks."""
+    """Every notebook of `tests/variants/` graded once, in one batch of two workers beside
+    the quick hostile cases of the corpus (`Case.mixed`), by student name (a case by its
+    name). Shared: `test_variants` compares the variants with their twin, `test_hostile`
+    checks that the twin scores its golden points beside the hostile notebooks."""
     from grader.batch import grade_folder
+    from tests.corpus.build_corpus import CORPUS
+    from tests.corpus.build_corpus import NOTEBOOK_NAME as CASE_NOTEBOOK
+    from tests.corpus.cases import CASES
     from tests.variants.build_variants import CASE_NAMES, NOTEBOOK_NAME, VARIANTS
 
     folder = tmp_path_factory.mktemp("variants_in")
     for name in CASE_NAMES:
         (folder / name).mkdir()
         shutil.copy(VARIANTS / name / NOTEBOOK_NAME, folder / name / NOTEBOOK_NAME)
+    for case in (c for c in CASES if c.mixed):
+        (folder / case.name).mkdir()
+        shutil.copy(CORPUS / case.name / CASE_NOTEBOOK, folder / case.name / CASE_NOTEBOOK)
     out = tmp_path_factory.mktemp("variants_out")
     summary = grade_folder(folder, out, spec_path=test_spec_path, workers=2)
     return {r.student: r for r in summary.results}

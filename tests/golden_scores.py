@@ -158,6 +158,29 @@ GOLDEN: dict[str, tuple[str, dict[str, float]]] = {
 }
 """(status, points per automatic check) of each sample."""
 
+STANDARD_TWIN: tuple[str, dict[str, float]] = (
+    "ok",
+    {
+        "notebook_runs": 5.0,
+        "generator_matches_assignment": 5.0,
+        "one_hot_encoder": 5.0,
+        "build_pwm_function": 3.0,
+        "parameter_count": 3.0,
+        "training_curves": 2.0,
+        "hidden_roc_auc": 14.65,
+        "hidden_pr_auc": 5.0,
+        "reported_metrics_supported": 5.0,
+        "kernel_sweep": 10.0,
+        "motif_recovered": 10.0,
+        "noise_experiment": 10.0,
+        "multi_motif_specialisation": 10.0,
+        "interaction_captured": 10.0,
+    },
+)
+"""The variants' `standard` twin (`tests/variants/standard`) graded in a batch of variants
+only, with the test spec and the development seed: what it must score beside hostile
+notebooks too."""
+
 CHANGES: dict[tuple[str, str], tuple[float, float, str]] = {
     **{
         (sample, "motif_recovered"): (

@@ -43,7 +43,7 @@ from tests.corpus.build_corpus import (
 )
 from tests.corpus.cases import CASES, CORPUS_LIMITS, MEASURED_CHECKS, Case
 from tests.golden_scores import MEASURED_CHECKS as MEASURED_ON_A_MODEL
-from tests.golden_scores import MEASURED_TOLERANCE
+from tests.golden_scores import MEASURED_TOLERANCE, STANDARD_TWIN
 
 VICTIM_TEXT = "a file beside the job folders that no notebook may change\n"
 OTHER_RESULTS = '{"score": 42, "note": "another student\'s results, graded earlier"}\n'
@@ -59,10 +59,6 @@ HOST_TARGETS = (
     Path(sys.executable).parent / f"{CANARY}-pwned",
 )
 """Files the write_outside_job case tries to create on the host."""
-MIXED_HONEST = {"standard": Path(__file__).resolve().parent / "variants" / "standard"}
-"""An honest notebook graded beside the quick hostile cases: the variants' standard twin,
-which trains several small models in about a minute, so it runs while they do, and is
-also graded alone (`graded_variants`) with the same spec and seed."""
 
 
 def _case_id(case: Case) -> str:
@@ -219,9 +215,9 @@ class Graded:
         return self.results[self.student(case)]
 
 
-def _lay_out(cases: list[Case], honest: dict[str, Path] | None = None) -> tuple[Path, Path]:
+def _lay_out(cases: list[Case]) -> tuple[Path, Path]:
     """A base folder holding sentinels, the secret and the submissions; returns it and
-    the submissions folder. Long cases and samples are named to sort first, so the batch
+    the submissions folder. Long cases are named to sort first, so the batch
     starts them first; the base is readable by others so a job uid could reach its folder."""
     base = Path(tempfile.mkdtemp(prefix="mgc-", dir="/tmp"))
     base.chmod(0o755)
@@ -239,8 +235,6 @@ def _lay_out(cases: list[Case], honest: dict[str, Path] | None = None) -> tuple[
         else:
             folder.mkdir(parents=True)
             shutil.copy(CORPUS / case.name / NOTEBOOK_NAME, folder / NOTEBOOK_NAME)
-    for name, folder in (honest or {}).items():
-        shutil.copytree(folder, submissions / f"0-{name}")
     return base, submissions
 
 
@@ -248,13 +242,12 @@ def _grade(
     cases: list[Case],
     spec_path: Path | None,
     *,
-    honest: dict[str, Path] | None = None,
     secret: str | None = None,
     environment: dict[str, str] | None = None,
 ) -> Graded:
     from grader.batch import grade_folder
 
-    base, submissions = _lay_out(cases, honest)
+    base, submissions = _lay_out(cases)
     secret_file = None
     if secret is not None:
         secret_file = base / "secret.txt"
@@ -511,28 +504,16 @@ def test_secret_never_appears_in_any_output(corpus: Graded):
 # --------------------------------------------------------------------------- batch integrity
 
 
-@pytest.fixture(scope="module")
-def mixed(test_spec_path: Path) -> Iterator[Graded]:
-    """An honest notebook graded in one batch with the quick hostile cases, with the same
-    spec and (development) seed as `graded_variants`."""
-    graded = _grade([c for c in CASES if c.mixed], test_spec_path, honest=MIXED_HONEST)
-    yield graded
-    shutil.rmtree(graded.base, ignore_errors=True)
-
-
 @pytest.mark.slow
-def test_honest_notebook_scores_the_same_beside_hostile_notebooks(mixed: Graded, graded_variants):
-    alone = graded_variants
-    for sample in MIXED_HONEST:
-        beside = mixed.result(sample)
-        assert beside.status == alone[sample].status, beside.status_message
-        assert beside.auto_score == alone[sample].auto_score
-        assert [(c.name, c.points) for c in beside.checks] == [
-            (c.name, c.points) for c in alone[sample].checks
-        ]
+def test_honest_notebook_scores_its_golden_points_beside_hostile_notebooks(graded_variants):
+    """The variants' batch holds the quick hostile cases too: none of them may move the
+    twin's grade (the corpus batch checks the machine around such cases)."""
+    status, golden = STANDARD_TWIN
+    beside = graded_variants["standard"]
+    assert beside.status == status, beside.status_message
+    points = {c.name: c.points for c in beside.checks}
+    for name, expected in golden.items():
+        tolerance = MEASURED_TOLERANCE if name in MEASURED_ON_A_MODEL else 0.0
+        assert abs(points[name] - expected) <= tolerance, (name, points[name], expected)
     for case in (c for c in CASES if c.mixed):
-        assert mixed.result(case.name).status == case.status
-    assert mixed.leftovers == []
-    if _isolated():
-        assert (mixed.base / "sentinel" / "victim.txt").read_text() == VICTIM_TEXT
-    assert not list(mixed.base.glob("mg-*"))
+        assert graded_variants[case.name].status == case.status, case.name

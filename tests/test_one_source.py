@@ -18,8 +18,10 @@ from grader.score.predict import ModelRun
 from grader.spec import DEFAULT_SPEC_PATH, load_spec
 from reference import experiments
 from reference.data import STARTER_MOTIF, STARTER_SEQ_LEN, implant
+from reference.expectations import kernel_sweep_expectations
 from reference.experiments import FilterMotifs, recovery_answer
 from reference.interaction import interaction_probes, interaction_verdict
+from reference.metrics import evaluate
 from reference.motifs import read_filter_pwms
 from reference.oracle import motif_counts, oracle_evaluation, oracle_scores
 
@@ -34,6 +36,75 @@ def _context(spec, *, values=None, scores: Scores, models=("model",)) -> CheckCo
         models={m: HarvestedModel(True, path=Path(f"/x/{m}.keras")) for m in models},
     )
     return CheckContext(spec, harvest, scores, "ok", "", (), {})
+
+
+# --------------------------------------------------------------------------- Q1
+
+
+@pytest.mark.parametrize("which", ["starter", "reference"])
+def test_grader_and_answer_key_agree_on_the_parameter_count(which):
+    from grader.score.model_runner import describe_model
+    from reference.train import REFERENCE_CONFIG, STARTER_CONFIG
+
+    answer = experiments.explain_parameters()
+    config, total = {
+        "starter": (STARTER_CONFIG, answer.starter_total),
+        "reference": (REFERENCE_CONFIG, answer.reference_total),
+    }[which]
+    # What the scorer reports on this architecture, and the answer key's sentence for it.
+    run = ModelRun("model", loaded=True, info=describe_model(config.build(STARTER_SEQ_LEN)))
+    ctx = _context(SPEC, scores=Scores(models={"model": run}))
+    ctx.harvest.answers["Q1"] = f"The model has {total:,} parameters in all."
+    result = run_check(SPEC.check("parameter_count"), ctx)
+
+    assert run.info["count_params"] == total
+    assert [r["params"] for r in run.info["layers"]] == [r["expected"] for r in run.info["layers"]]
+    assert result.points == SPEC.check("parameter_count").points, result.message
+
+
+# --------------------------------------------------------------------------- Q2
+
+
+def test_grader_measures_the_answer_keys_own_test_scores_and_accepts_them_as_claims(main_data):
+    codes, labels = main_data
+    noisy = motif_counts(codes, STARTER_MOTIF) + np.random.default_rng(3).normal(0, 0.7, len(codes))
+    # The answer key's reading of a model's test scores (`main_answer` / `fit`).
+    answer = evaluate(labels, noisy)
+    run = ModelRun("model", loaded=True, predictions={"main": noisy})
+    hidden = HiddenMain(
+        codes,
+        labels,
+        oracle_evaluation(codes, labels, STARTER_MOTIF),
+        oracle_scores(codes, STARTER_MOTIF),
+    )
+    main = _main_scores(run, hidden, public_test(SPEC), SPEC)
+    claims = {"roc": answer.roc_auc, "pr_auc": answer.pr_auc}
+    ctx = _context(SPEC, values=claims, scores=Scores(main=main, models={"model": run}))
+
+    assert main.evaluation == answer
+    assert main.oracle == evaluate(labels, oracle_scores(codes, STARTER_MOTIF))
+    roc = run_check(SPEC.check("hidden_roc_auc"), ctx)
+    assert roc.evidence["measured"] == answer.roc_auc
+    reported = run_check(SPEC.check("reported_metrics_supported"), ctx)
+    assert reported.points == SPEC.check("reported_metrics_supported").points, reported.message
+
+
+def test_the_answer_keys_own_kernel_sweep_earns_the_sweep_in_full():
+    rows = kernel_sweep_expectations()
+    # Every width the reference measured, at the best training seed's ROC AUC.
+    sweep = {
+        int(r["kernel_size"]): {
+            "roc_auc": r.get("roc_auc_max", r["roc_auc"]),
+            "pr_auc": r["pr_auc"],
+        }
+        for r in rows
+    }
+    result = run_check(
+        SPEC.check("kernel_sweep"),
+        _context(SPEC, values={"kernel_results": sweep}, scores=Scores()),
+    )
+    assert min(sweep) < len(STARTER_MOTIF) < max(sweep)
+    assert result.points == SPEC.check("kernel_sweep").points, result.message
 
 
 # --------------------------------------------------------------------------- Q3

@@ -28,11 +28,11 @@ def test_committed_sample_is_what_the_builder_makes(name):
 
 def test_every_sample_gets_a_report_and_the_class_files_exist(graded_samples, results):
     assert set(results) == set(BUILDERS)
-    out = graded_samples.out_dir
     for name in BUILDERS:
+        out = graded_samples.out_dirs[name]
         for file in ("report.html", "results.json"):
             assert (out / "students" / name / file).is_file()
-    assert (out / "index.html").is_file() and (out / "grades.csv").is_file()
+        assert (out / "index.html").is_file() and (out / "grades.csv").is_file()
 
 
 def test_reference_solution_earns_at_least_ninety_percent(results):

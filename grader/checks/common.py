@@ -8,7 +8,7 @@ import math
 import re
 from functools import lru_cache
 
-from grader.checks.registry import CheckContext
+from grader.checks.registry import CheckContext, Outcome
 from grader.spec import AssignmentSpec
 from reference.compare import motifs_overlap
 from reference.data import generate_synthetic_codes
@@ -86,6 +86,24 @@ def overlapping(motifs: list[str], main_motif: str, min_shared: int) -> list[str
             if motifs_overlap(a, b, min_shared):
                 pairs.append(f"{a} and {b}")
     return pairs
+
+
+def overlap_refusal(
+    ctx: CheckContext, motifs: list[str], subject: str, because: str, declared: list[str]
+) -> Outcome | None:
+    """No points when the motifs a question compares overlap: one filter could then answer
+    for two of them, so what the model shows is not what the question asks (Q5, Q6)."""
+    overlaps = overlapping(
+        motifs, ctx.spec.data.motif, ctx.spec.thresholds.motif_overlap_min_shared
+    )
+    if not overlaps:
+        return None
+    return Outcome(
+        0.0,
+        f"{subject} overlap ({'; '.join(overlaps)}, counting both strands), so {because}: "
+        "choose motifs that share no long run of bases with each other or with the main motif.",
+        {"motifs": declared, "overlaps": overlaps},
+    )
 
 
 def probe_result(ctx: CheckContext, name: str) -> dict:

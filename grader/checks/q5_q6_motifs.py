@@ -4,11 +4,7 @@ measured on probes that hold one motif, the other, both or neither.
 
 from __future__ import annotations
 
-from grader.checks.common import (
-    model_problem,
-    overlapping,
-    reading,
-)
+from grader.checks.common import model_problem, overlap_refusal, reading
 from grader.checks.registry import CheckContext, Outcome, check
 from grader.score.plan import interaction_motifs
 from reference.interaction import interaction_verdict
@@ -19,17 +15,15 @@ def multi_motif_specialisation(ctx: CheckContext) -> Outcome:
     motifs = ctx.harvest.value("multi_motifs")
     if not motifs.ok:
         return Outcome(0.0, motifs.problem or "`multi_motifs` is not defined.")
-    overlaps = overlapping(
-        list(motifs.value), ctx.spec.data.motif, ctx.spec.thresholds.motif_overlap_min_shared
+    refused = overlap_refusal(
+        ctx,
+        list(motifs.value),
+        "The declared motifs",
+        "one filter can answer for both",
+        list(motifs.value),
     )
-    if overlaps:
-        return Outcome(
-            0.0,
-            f"The declared motifs overlap ({'; '.join(overlaps)}, counting both strands), so "
-            "one filter can answer for both: choose motifs that share no long run of bases "
-            "with each other or with the main motif.",
-            {"motifs": list(motifs.value), "overlaps": overlaps},
-        )
+    if refused:
+        return refused
     problem = model_problem(ctx, "multi_model", "multi")
     if problem:
         return Outcome(0.0, problem)
@@ -89,17 +83,15 @@ def interaction_captured(ctx: CheckContext) -> Outcome:
             (motifs.problem or "`interaction_motifs` is not defined")
             + " (`interaction_motifs` falls back to `multi_motifs` when left out or empty).",
         )
-    overlaps = overlapping(
-        list(motifs.value)[:2], ctx.spec.data.motif, ctx.spec.thresholds.motif_overlap_min_shared
+    refused = overlap_refusal(
+        ctx,
+        list(motifs.value)[:2],
+        "The interaction motifs",
+        "the model cannot show how two different motifs combine",
+        list(motifs.value),
     )
-    if overlaps:
-        return Outcome(
-            0.0,
-            f"The interaction motifs overlap ({'; '.join(overlaps)}, counting both strands), "
-            "so the model cannot show how two different motifs combine: choose motifs that "
-            "share no long run of bases with each other or with the main motif.",
-            {"motifs": list(motifs.value), "overlaps": overlaps},
-        )
+    if refused:
+        return refused
     if rule.value == "any":
         return Outcome(
             0.0,

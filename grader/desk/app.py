@@ -17,7 +17,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import URL, MutableHeaders
 from starlette.requests import Request
@@ -31,7 +30,7 @@ from grader.desk.rubric import ITEM_KEYS, AnswerGrade
 from grader.desk.store import DeskStore, RosterEntry
 from grader.outputs.report import QUESTION_LABELS, fmt
 from grader.outputs.report_view import markdown_html, markdown_inline
-from grader.resources import templates_dir
+from grader.resources import template_environment
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +129,7 @@ class Desk:
     def __init__(self, store: DeskStore, *, default_grader: str) -> None:
         self.store = store
         self.default_grader = default_grader
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates_dir())),
-            autoescape=jinja2.select_autoescape(["html", "j2"]),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.env = template_environment()
         self.env.globals.update(fmt=fmt, labels=QUESTION_LABELS, shortcuts=SHORTCUTS)
         self.env.filters["md_inline"] = markdown_inline
         self._pdf_text: OrderedDict[str, PdfReport | None] = OrderedDict()

@@ -16,7 +16,7 @@ import jinja2
 
 from grader.integrity.rank import ClassSimilarity, PairSimilarity
 from grader.integrity.text import REPORT_KEY
-from grader.resources import templates_dir
+from grader.resources import template_environment
 
 SIMILARITY_DIR = "similarity"
 CLOSEST_UNFLAGGED = 20
@@ -25,13 +25,7 @@ DOCUMENT_LABELS = {REPORT_KEY: "PDF report"}
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return template_environment()
 
 
 def _now() -> str:

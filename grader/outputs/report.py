@@ -33,7 +33,7 @@ from grader.outputs.report_view import (
     markdown_inline,
     timing_rows,
 )
-from grader.resources import templates_dir
+from grader.resources import template_environment
 from grader.run.isolation import NOT_ISOLATED_BANNER
 from grader.spec import QUESTIONS, AssignmentSpec
 
@@ -80,13 +80,7 @@ def fmt(value: float) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment()
     env.globals["fmt"] = fmt
     env.globals["cell_label"] = cell_label
     env.globals["cell_position"] = cell_position

@@ -316,7 +316,10 @@ def _layer_rows(model: Any) -> list[dict]:
     return rows
 
 
-def _describe(model: Any) -> dict:
+def describe_model(model: Any) -> dict:
+    """Everything the coordinator (which never loads a model) needs to judge one: its
+    parameter counts beside the reference's closed-form formulas, the geometry of the
+    convolutions reading the input, and a fingerprint to spot a reused model."""
     from reference.model import conv_geometry, input_conv_layers
 
     info: dict[str, Any] = {
@@ -372,7 +375,7 @@ def _score_model(name: str, spec: dict, inputs: Any, arrays: dict) -> dict:
             ),
         }
     try:
-        info = _describe(model)
+        info = describe_model(model)
     except Exception as exc:
         return {"loaded": True, "problem": f"`{name}` could not be inspected: {exc}"}
     info["optimizer_steps"] = _optimizer_steps(path)

@@ -85,7 +85,7 @@ class Case:
     long: bool = False
     """Runs into a time limit: scheduled first so the batch is not left waiting for it."""
     mixed: bool = False
-    """Also graded beside the good samples under the standard test spec."""
+    """Also graded in the variants' batch (standard test spec), beside an honest twin."""
     generated: bool = False
     """Made at test time (too big to commit)."""
 
