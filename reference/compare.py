@@ -132,6 +132,38 @@ def assign_filters(similarities: np.ndarray) -> list[int]:
     return assignment
 
 
+@dataclass(frozen=True)
+class MotifAssignment:
+    """Q5's reading of a model's filters: one distinct filter per motif, and whether that
+    filter recovers its motif. The answer key and the grader both call `assign_motifs`."""
+
+    similarities: np.ndarray
+    assignment: tuple[int, ...]
+    matches: tuple[MotifMatch | None, ...]
+    recovered: tuple[bool, ...]
+
+    @property
+    def distinct_filters(self) -> bool:
+        return len({f for f in self.assignment if f >= 0}) == len(self.assignment)
+
+
+def assign_motifs(
+    pwms: Sequence[np.ndarray] | np.ndarray, motifs: Sequence[str], threshold: float
+) -> MotifAssignment:
+    """Match filters to motifs one to one (most similar in total), then judge each pair."""
+    similarities = similarity_matrix(pwms, motifs)
+    assignment = tuple(assign_filters(similarities))
+    matches = tuple(
+        motif_similarity(pwms[f], m) if f >= 0 else None
+        for f, m in zip(assignment, motifs, strict=True)
+    )
+    recovered = tuple(
+        bool(match is not None and is_recovered(match, motif, threshold))
+        for match, motif in zip(matches, motifs, strict=True)
+    )
+    return MotifAssignment(similarities, assignment, matches, recovered)
+
+
 def shared_run(a: str, b: str) -> int:
     """Length of the longest run of bases `a` shares with `b` or its reverse complement."""
     a, b = check_motif("a", a), check_motif("b", b)

@@ -22,11 +22,10 @@ from scipy.special import logsumexp
 
 from reference.compare import (
     MotifMatch,
-    assign_filters,
+    assign_motifs,
     best_filter,
     is_recovered,
     motif_similarity,
-    similarity_matrix,
 )
 from reference.data import (
     DEFAULT_MULTI_MOTIFS,
@@ -829,12 +828,8 @@ def multi_motif_experiment(
         progress(f"Q5: training on two motifs {', '.join(motifs)} (rule 'any')")
     fitted = fit(task, config, seed=seed, epochs=epochs, patience=patience)
     filters = read_filters(fitted.model, task.X_train, task.codes_train)
-    similarities = similarity_matrix(filters.pwms, motifs)
-    assignment = assign_filters(similarities)
-    matches = [
-        motif_similarity(filters.pwms[f], m) if f >= 0 else None
-        for f, m in zip(assignment, motifs, strict=True)
-    ]
+    assigned = assign_motifs(filters.pwms, motifs, threshold)
+    assignment, matches = assigned.assignment, assigned.matches
     oracle = multi_motif_oracle_scores(task.codes_test, motifs, "any", MULTI_CO_OCCURRENCE)
     answer = MultiMotifAnswer(
         motifs=tuple(motifs),
@@ -843,15 +838,12 @@ def multi_motif_experiment(
         roc_auc=fitted.evaluation.roc_auc,
         pr_auc=fitted.evaluation.pr_auc,
         oracle_roc_auc=evaluate(task.y_test, oracle).roc_auc,
-        similarities=similarities,
-        assignment=tuple(int(f) for f in assignment),
+        similarities=assigned.similarities,
+        assignment=assignment,
         assigned_similarity=tuple(_round(m.similarity) if m else 0.0 for m in matches),
         assigned_consensus=tuple(m.consensus if m else "" for m in matches),
-        recovered=tuple(
-            bool(m is not None and is_recovered(m, motif, threshold))
-            for m, motif in zip(matches, motifs, strict=True)
-        ),
-        distinct_filters=len({f for f in assignment if f >= 0}) == len(motifs),
+        recovered=assigned.recovered,
+        distinct_filters=assigned.distinct_filters,
         assigned_pwms=tuple(filters.pwms[f] for f in assignment if f >= 0),
         epochs_run=fitted.training.epochs_run,
     )

@@ -12,13 +12,14 @@ import pytest
 from grader.checks.common import population_oracle
 from grader.checks.registry import CheckContext, run_check
 from grader.harvest.validate import Harvest, HarvestedModel, HarvestedValue
-from grader.score.hidden_data import HiddenMain, public_test
-from grader.score.measure import InteractionScores, Scores, _main_scores
+from grader.score.hidden_data import HiddenMain, HiddenMulti, public_test
+from grader.score.measure import InteractionScores, Scores, _main_scores, _multi_scores
 from grader.score.predict import ModelRun
 from grader.spec import DEFAULT_SPEC_PATH, load_spec
 from reference import experiments
+from reference.compare import assign_motifs
 from reference.data import STARTER_MOTIF, STARTER_SEQ_LEN, implant
-from reference.expectations import kernel_sweep_expectations
+from reference.expectations import kernel_sweep_expectations, load_expectations
 from reference.experiments import FilterMotifs, recovery_answer
 from reference.interaction import interaction_probes, interaction_verdict
 from reference.metrics import evaluate
@@ -107,13 +108,34 @@ def test_the_answer_keys_own_kernel_sweep_earns_the_sweep_in_full():
     assert result.points == SPEC.check("kernel_sweep").points, result.message
 
 
+# --------------------------------------------------------------------------- Q4
+
+
+def test_the_answer_keys_own_noise_runs_earn_the_noise_experiment_in_full():
+    # Every setting the reference measured, each reading at its best training seed. The
+    # check judges ROC AUC; PR AUC only has to be a measured number.
+    rows = [
+        {
+            "motif_prob": r["motif_prob"],
+            "noise_std": r["noise_std"],
+            "roc_auc": r.get("roc_auc_max", r["roc_auc"]),
+            "pr_auc": r.get("roc_auc_max", r["roc_auc"]),
+        }
+        for r in load_expectations()["noise"]
+    ]
+    ctx = _context(SPEC, values={"noise_results": rows}, scores=Scores())
+    result = run_check(SPEC.check("noise_experiment"), ctx)
+    assert any(r["motif_prob"] < 1 for r in rows) and any(r["noise_std"] > 0 for r in rows)
+    assert result.points == SPEC.check("noise_experiment").points, result.message
+
+
 # --------------------------------------------------------------------------- Q3
 
 
 def _window_matches(codes: np.ndarray, motif: str) -> np.ndarray:
-    """Bases of each width-5 window that agree with `motif`: (sequences, windows)."""
+    """Bases of each window as wide as `motif` that agree with it: (sequences, windows)."""
     target = np.array(["ACGT".index(b) for b in motif])
-    windows = np.lib.stride_tricks.sliding_window_view(codes, WIDTH, axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(codes, len(motif), axis=1)
     return (windows == target).sum(axis=-1)
 
 
@@ -132,7 +154,10 @@ def main_data():
 def _activations(codes: np.ndarray, filters: list[str]) -> np.ndarray:
     """ReLU-like filters, each firing on windows close to its own k-mer."""
     return np.stack(
-        [np.maximum(_window_matches(codes, kmer) - 3, 0).astype(np.float64) for kmer in filters],
+        [
+            np.maximum(_window_matches(codes, kmer) - (len(kmer) - 2), 0).astype(np.float64)
+            for kmer in filters
+        ],
         axis=-1,
     )
 
@@ -179,6 +204,71 @@ def test_grader_and_answer_key_agree_on_motif_recovery(main_data, filters):
     assert (result.status == "passed") == answer.recovered
     if filters[0] == "ACGTG":
         assert answer.recovered and result.points == SPEC.check("motif_recovered").points
+
+
+# --------------------------------------------------------------------------- Q5
+
+MULTI_MOTIFS = ("GATAAG", "TGACTC")
+
+
+@pytest.fixture(scope="module")
+def multi_data():
+    """Sequences holding neither motif, the first or the second ("any" rule)."""
+    rng = np.random.default_rng(11)
+    n, width = 600, len(MULTI_MOTIFS[0])
+    codes = rng.integers(0, 4, size=(n, STARTER_SEQ_LEN), dtype=np.uint8)
+    holds = rng.integers(0, 3, size=n)
+    for k, motif in enumerate(MULTI_MOTIFS, start=1):
+        rows = holds == k
+        starts = rng.integers(0, STARTER_SEQ_LEN - width + 1, size=rows.sum())
+        codes[rows] = implant(codes[rows], motif, starts)
+    return codes, (holds > 0).astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        ["TTTTTT", "GATAAG", "TGACTC"],  # one filter per motif
+        ["GATAAG", "CCCCCC"],  # the second motif has no filter of its own
+        ["GATAAG"],  # one filter for two motifs
+    ],
+)
+def test_grader_and_answer_key_agree_on_one_filter_per_motif(multi_data, filters):
+    codes, labels = multi_data
+    width = len(MULTI_MOTIFS[0])
+    activations = _activations(codes, filters)
+    threshold = SPEC.thresholds.recovery_similarity
+    # The answer key's reading, as `multi_motif_experiment` reaches it.
+    pwms, _ = read_filter_pwms(codes, activations, width, fraction=experiments.ACTIVATION_FRACTION)
+    answer = assign_motifs(pwms, MULTI_MOTIFS, threshold)
+
+    responds = {"multi_none": 0.1, "multi_only_0": 0.9, "multi_only_1": 0.9}
+    run = ModelRun(
+        "multi_model",
+        loaded=True,
+        info={"conv": {"width": width, "offset": 0, "stride": 1}, "layers": []},
+        activations=activations,
+        predictions={
+            "multi": labels + 0.01 * np.arange(len(labels)),
+            **{name: np.full(50, p) for name, p in responds.items()},
+        },
+    )
+    hidden = HiddenMulti(MULTI_MOTIFS, codes, labels, evaluate(labels, labels.astype(float)), {})
+    multi = _multi_scores(run, hidden, SPEC)
+    ctx = _context(
+        SPEC,
+        values={"multi_motifs": list(MULTI_MOTIFS)},
+        scores=Scores(multi=multi, models={"multi_model": run}),
+        models=("multi_model",),
+    )
+    result = run_check(SPEC.check("multi_motif_specialisation"), ctx)
+
+    assert tuple(multi.assignment) == answer.assignment
+    assert tuple(multi.recovered) == answer.recovered
+    full = SPEC.check("multi_motif_specialisation").points
+    assert (result.points == full) == (answer.distinct_filters and all(answer.recovered))
+    if filters[0] == "TTTTTT":
+        assert answer.recovered == (True, True) and result.points == full
 
 
 # --------------------------------------------------------------------------- Q6

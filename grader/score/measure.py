@@ -25,10 +25,9 @@ from grader.score.stress import plan_stress, stress_scores
 from grader.spec import AssignmentSpec, SeedInfo
 from reference.compare import (
     MotifMatch,
-    assign_filters,
+    assign_motifs,
     is_recovered,
     motif_similarity,
-    similarity_matrix,
 )
 from reference.metrics import Evaluation, evaluate
 from reference.motifs import hand_set_filters, read_filter_pwms
@@ -191,15 +190,9 @@ def _multi_scores(run: ModelRun, multi: HiddenMulti, spec: AssignmentSpec) -> Mu
     read = input_filter_pwms(run, multi.codes, spec)
     if read is not None:
         pwms = read[0]
-        similarities = similarity_matrix(pwms, multi.motifs)
-        assignment = assign_filters(similarities)
-        recovered = []
-        for m, motif in enumerate(multi.motifs):
-            f = assignment[m]
-            ok = f >= 0 and is_recovered(
-                motif_similarity(pwms[f], motif), motif, spec.thresholds.recovery_similarity
-            )
-            recovered.append(bool(ok))
+        assigned = assign_motifs(pwms, multi.motifs, spec.thresholds.recovery_similarity)
+        similarities = assigned.similarities
+        assignment, recovered = list(assigned.assignment), list(assigned.recovered)
     responses = {}
     for key, values in run.predictions.items():
         if not key.startswith("multi_"):
