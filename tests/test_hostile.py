@@ -11,27 +11,13 @@ process left, no file changed outside the job folders, no secret in any output.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-import secrets
-import shutil
-import socket
-import sys
-import sysconfig
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from grader.checks.results import StudentResult
 from grader.run import detect
 from grader.run import sandbox as sandboxing
-from tests.conftest import write_test_spec
 from tests.corpus.build_corpus import (
     CANARY,
     CORPUS,
@@ -41,32 +27,14 @@ from tests.corpus.build_corpus import (
     case_names,
     write_large_notebook,
 )
-from tests.corpus.cases import CASES, CORPUS_LIMITS, MEASURED_CHECKS, Case
+from tests.corpus.cases import CASES, MEASURED_CHECKS, Case
+from tests.corpus.grade_corpus import OTHER_RESULTS, SANDBOX, VICTIM_TEXT, Graded
 from tests.golden_scores import MEASURED_CHECKS as MEASURED_ON_A_MODEL
 from tests.golden_scores import MEASURED_TOLERANCE, STANDARD_TWIN
-
-VICTIM_TEXT = "a file beside the job folders that no notebook may change\n"
-OTHER_RESULTS = '{"score": 42, "note": "another student\'s results, graded earlier"}\n'
-ENV_CANARIES = {
-    "MOTIFGRADER_SECRET": f"env-secret-{secrets.token_hex(8)}",
-    "AWS_SECRET_ACCESS_KEY": f"aws-canary-{secrets.token_hex(8)}",
-}
-HOST_TARGETS = (
-    Path("/tmp") / f"{CANARY}-pwned.txt",
-    Path("/root") / f"{CANARY}-pwned.txt",
-    Path("/etc") / f"{CANARY}-pwned",
-    Path(sysconfig.get_paths()["purelib"]) / f"{CANARY}_pwned.py",
-    Path(sys.executable).parent / f"{CANARY}-pwned",
-)
-"""Files the write_outside_job case tries to create on the host."""
 
 
 def _case_id(case: Case) -> str:
     return case.name
-
-
-SANDBOX = os.environ.get("MOTIFGRADER_TEST_SANDBOX", "auto")
-"""Set to "fallback" to grade the corpus without bubblewrap on a machine that has it."""
 
 
 def _sandbox() -> sandboxing.SandboxInfo:
@@ -94,221 +62,11 @@ NOT_CONFINED = (
 )
 
 
-# --------------------------------------------------------------------------- the machine
-
-
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return b""
-
-
-def _slot_is_free(uid: int) -> bool:
-    """No grader holds this job uid now (its slot lock can be taken)."""
-    lock = sandboxing._slot_lock_dir() / f"{uid}.lock"
-    if not lock.exists():
-        return True
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
-
-
-def job_leftovers(base: Path) -> list[str]:
-    """Live processes a graded notebook left behind, described; [] when there are none.
-
-    Found by the canary every corpus process carries in its command line, a working
-    folder under `base` (where the job folders were), a job marker in the environment
-    together with such a folder, or a job uid no running grader holds.
-    """
-    job_uids = range(sandboxing.JOB_UID_BASE, sandboxing.JOB_UID_BASE + sandboxing.JOB_SLOTS)
-    free: dict[int, bool] = {}
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        status = _read(f"/proc/{name}/status").decode(errors="replace")
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if not fields or fields.get("State", "").strip()[:1] in ("Z", "X"):
-            continue
-        uid = int(fields.get("Uid", "-1").split()[0])
-        cmdline = _read(f"/proc/{name}/cmdline").replace(b"\0", b" ").decode(errors="replace")
-        try:
-            cwd = os.readlink(f"/proc/{name}/cwd")
-        except OSError:
-            cwd = ""
-        reasons = []
-        if CANARY in cmdline:
-            reasons.append("carries the corpus canary")
-        if cwd.startswith(str(base)):
-            reasons.append(f"works in {cwd}")
-        if uid in job_uids and free.setdefault(uid, _slot_is_free(uid)):
-            reasons.append(f"runs as job uid {uid} that no grader holds")
-        if reasons:
-            found.append(f"pid {name} ({cmdline[:80]!r}): " + ", ".join(reasons))
-    return found
-
-
-def _wait_for_no_leftovers(base: Path, timeout_s: float = 20.0) -> list[str]:
-    """Killed processes can take seconds to exit (a forked kernel is large)."""
-    deadline = time.monotonic() + timeout_s
-    leftovers = job_leftovers(base)
-    while leftovers and time.monotonic() < deadline:
-        time.sleep(0.25)
-        leftovers = job_leftovers(base)
-    return leftovers
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-# --------------------------------------------------------------------------- grading
-
-
-@dataclass
-class Graded:
-    """One batch and what was around it."""
-
-    base: Path
-    out: Path
-    results: dict[str, StudentResult]
-    secret: str
-    seconds: float
-    leftovers: list[str]
-    listener_connections: int
-    planted_host_files: list[str]
-
-    def executed(self, case: str) -> str:
-        """The executed notebook as written to the output folder ("" when there is none)."""
-        path = self.out / "students" / self.student(case) / "executed.ipynb"
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
-
-    def outputs(self, case: str) -> str:
-        """Every output of the executed notebook (not the code that printed it), as JSON."""
-        executed = self.executed(case)
-        if not executed:
-            return ""
-        cells = json.loads(executed)["cells"]
-        return json.dumps([c.get("outputs", []) for c in cells], ensure_ascii=False)
-
-    def student(self, case: str) -> str:
-        return next(s for s in self.results if s.split("-", 1)[1] == case)
-
-    def result(self, case: str) -> StudentResult:
-        return self.results[self.student(case)]
-
-
-def _lay_out(cases: list[Case]) -> tuple[Path, Path]:
-    """A base folder holding sentinels, the secret and the submissions; returns it and
-    the submissions folder. Long cases are named to sort first, so the batch
-    starts them first; the base is readable by others so a job uid could reach its folder."""
-    base = Path(tempfile.mkdtemp(prefix="mgc-", dir="/tmp"))
-    base.chmod(0o755)
-    sentinel = base / "sentinel"
-    sentinel.mkdir(mode=0o755)
-    (sentinel / "victim.txt").write_text(VICTIM_TEXT)
-    other = base / "out" / "students" / f"{CANARY}-other"
-    other.mkdir(parents=True)
-    (other / "results.json").write_text(OTHER_RESULTS)
-    submissions = base / "submissions"
-    for case in cases:
-        folder = submissions / f"{0 if case.long else 1}-{case.name}"
-        if case.generated:
-            write_large_notebook(folder)
-        else:
-            folder.mkdir(parents=True)
-            shutil.copy(CORPUS / case.name / NOTEBOOK_NAME, folder / NOTEBOOK_NAME)
-    return base, submissions
-
-
-def _grade(
-    cases: list[Case],
-    spec_path: Path | None,
-    *,
-    secret: str | None = None,
-    environment: dict[str, str] | None = None,
-) -> Graded:
-    from grader.batch import grade_folder
-
-    base, submissions = _lay_out(cases)
-    secret_file = None
-    if secret is not None:
-        secret_file = base / "secret.txt"
-        secret_file.write_text(secret + "\n")
-        secret_file.chmod(0o600)
-    spec = spec_path or write_test_spec(base, **CORPUS_LIMITS)
-    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-    listener.setblocking(False)
-    started = time.monotonic()
-    try:
-        # Job folders are made in TMPDIR, so they land beside the sentinels.
-        with _environment(TMPDIR=str(base), **(environment or {})):
-            summary = grade_folder(
-                submissions,
-                base / "out",
-                spec_path=spec,
-                secret_file=secret_file,
-                workers=2,
-                sandbox=SANDBOX,
-                # Forcing the fallback (to test it) is an opt-out where it cannot isolate.
-                allow_unisolated=SANDBOX == "fallback",
-            )
-        seconds = time.monotonic() - started
-        connections = 0
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                listener.accept()[0].close()
-                connections += 1
-    finally:
-        listener.close()
-    planted = [str(path) for path in HOST_TARGETS if path.exists()]
-    for path in HOST_TARGETS:
-        with contextlib.suppress(OSError):
-            path.unlink()
-    return Graded(
-        base=base,
-        out=base / "out",
-        results={r.student: r for r in summary.results},
-        secret=secret or "",
-        seconds=seconds,
-        leftovers=_wait_for_no_leftovers(base),
-        listener_connections=connections,
-        planted_host_files=planted,
-    )
-
-
-@pytest.fixture(scope="module")
-def corpus() -> Iterator[Graded]:
-    """The whole corpus graded once, in one batch, with a secret seed, and with secrets
-    in the grader's environment that must not reach a kernel."""
-    graded = _grade(
-        list(CASES),
-        None,
-        secret=f"corpus-secret-{secrets.token_hex(12)}",
-        environment=ENV_CANARIES,
-    )
-    yield graded
-    shutil.rmtree(graded.base, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- the fixtures
+@pytest.fixture
+def corpus(hostile_corpus: Graded) -> Graded:
+    """The whole corpus, graded once per session, in the background, with a secret seed
+    and with secrets in the grader's environment that must not reach a kernel."""
+    return hostile_corpus
 
 
 def test_committed_corpus_is_what_the_builder_makes() -> None:
@@ -491,7 +249,7 @@ def test_nothing_on_the_host_is_written_and_no_connection_gets_out(corpus: Grade
 def test_secret_never_appears_in_any_output(corpus: Graded):
     if not _isolated():
         pytest.skip(NOT_ISOLATED)
-    needles = [corpus.secret, *ENV_CANARIES.values()]
+    needles = [corpus.secret, *corpus.canaries.values()]
     for path in corpus.out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()

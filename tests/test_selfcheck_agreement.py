@@ -27,7 +27,7 @@ from grader.grade import GradedSubmission
 from grader.outputs.report import KERNEL_LOG_NAME
 from grader.student import selfcheck
 from grader.student.selfcheck import check_notebook
-from tests.conftest import RealCheck
+from tests.shared_gradings import RealCheck
 from tests.test_selfcheck import FakeGrader
 
 pytestmark = pytest.mark.slow
@@ -122,13 +122,18 @@ def junit_verdicts(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(params=["starter", "solution"])
-def checked(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, GradedSubmission]:
+def checked(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    starter_check: RealCheck,
+    solution_graded: GradedSubmission,
+) -> tuple[Path, GradedSubmission]:
+    # Both gradings are named here, not looked up, so the session schedules them up front.
     if request.param == "starter":
-        real: RealCheck = request.getfixturevalue("starter_check")
-        return real.notebook, real.graded
+        return starter_check.notebook, starter_check.graded
     notebook = tmp_path / "hw4.ipynb"
     shutil.copyfile(SAMPLES / "reference_solution" / "hw4.ipynb", notebook)
-    return notebook, request.getfixturevalue("solution_graded")
+    return notebook, solution_graded
 
 
 def test_terminal_pytest_junit_and_html_agree(
