@@ -40,7 +40,7 @@ from grader.intake.notebook_file import NotebookUnreadable, read_notebook
 from grader.integrity.artefacts import model_fingerprint
 from grader.outputs.figures import student_figures
 from grader.outputs.leaderboard import benchmark_details
-from grader.run import wrap
+from grader.run import detect, wrap
 from grader.run.isolation import ProtectedPaths, ensure_worker_isolated
 from grader.run.session import ExecutionSettings, execute_notebook
 from grader.score.hidden_data import probe_dataset_arguments
@@ -256,7 +256,7 @@ def grade_submission(
             seed,
             job_dir / "scorer",
             wrap=wrap.scorer_wrapper(
-                options.sandbox,
+                detect.probe_sandbox(options.sandbox),  # type: ignore[arg-type]
                 settings.memory_bytes,
                 hidden_paths=[Path(p) for p in options.protected.read],
             ),

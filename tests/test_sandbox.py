@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.run import detect, processes, sandbox, wrap
+from grader.run import processes, sandbox, wrap
 from grader.run.detect import probe_sandbox
 from grader.run.sandbox import (
     MiB,
@@ -610,7 +610,6 @@ def test_scorer_runs_in_the_sandbox_with_its_own_environment(
 ) -> None:
     info, python = mode
     monkeypatch.setenv("MOTIFGRADER_SECRET", "hidden-seed")
-    monkeypatch.setattr(detect, "probe_sandbox", lambda prefer: info)
     kill_job_processes(job)  # the kernel's part is over; the scorer comes after
     (job.work_dir / "model.keras").write_text("pretend model")
     scorer_dir = job.work_dir / "scorer"
@@ -622,7 +621,7 @@ def test_scorer_runs_in_the_sandbox_with_its_own_environment(
         "    'model': model, 'env': dict(os.environ), 'cwd': os.getcwd(),\n"
         "    'address_space': resource.getrlimit(resource.RLIMIT_AS)[0]}))\n"
     )
-    wrapper = wrap.scorer_wrapper(info.kind, 4 * 2**30)
+    wrapper = wrap.scorer_wrapper(info, 4 * 2**30)
     done = subprocess.run(wrapper([python, "-c", code], scorer_dir), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     outputs = json.loads((scorer_dir / "outputs.json").read_text())

@@ -146,6 +146,37 @@ def _history(value: Any) -> dict[str, list[float]]:
     return curves
 
 
+@dataclass(frozen=True)
+class _Field:
+    """One number in a row of a results table: its range, and its value when left out
+    (None: the row must have it)."""
+
+    default: float | None = None
+    low: float = 0.0
+    high: float = 1.0
+
+
+KERNEL_ROW = {"roc_auc": _Field(), "pr_auc": _Field()}
+NOISE_ROW = {
+    "motif_prob": _Field(default=1.0),
+    "noise_std": _Field(default=0.0, high=100.0),
+    "roc_auc": _Field(),
+    "pr_auc": _Field(),
+}
+
+
+def _row(label: str, entry: dict, fields: dict[str, _Field]) -> dict[str, float]:
+    """A row of `kernel_results` or `noise_results`: every field a number in its range."""
+    row = {}
+    for key, rule in fields.items():
+        if key not in entry and rule.default is None:
+            keys = ", ".join(repr(k) for k in list(entry)[:6]) or "none"
+            raise InputError(f"`{label}` has no '{key}' key (its keys: {keys})")
+        value = entry.get(key, rule.default)
+        row[key] = _number(f"{label}['{key}']", value, rule.low, rule.high)
+    return row
+
+
 def _kernel_results(value: Any) -> dict[int, dict[str, float]]:
     if not isinstance(value, dict) or not value:
         raise InputError(
@@ -165,16 +196,7 @@ def _kernel_results(value: Any) -> dict[int, dict[str, float]]:
             raise InputError(
                 f"`kernel_results[{width}]` should be a dict with 'roc_auc' and 'pr_auc'"
             )
-        for metric in ("roc_auc", "pr_auc"):
-            if metric not in entry:
-                keys = ", ".join(repr(k) for k in list(entry)[:6]) or "none"
-                raise InputError(
-                    f"`kernel_results[{width}]` has no '{metric}' key (its keys: {keys})"
-                )
-        results[width] = {
-            metric: _number(f"kernel_results[{width}]['{metric}']", entry.get(metric))
-            for metric in ("roc_auc", "pr_auc")
-        }
+        results[width] = _row(f"kernel_results[{width}]", entry, KERNEL_ROW)
     return dict(sorted(results.items()))
 
 
@@ -197,18 +219,7 @@ def _noise_results(value: Any) -> list[dict[str, float]]:
                 raise InputError(
                     f"`noise_results[{i}]` has {lookalike[0]!r} but no {key!r}: name it {key!r}"
                 )
-        rows.append(
-            {
-                "motif_prob": _number(
-                    f"noise_results[{i}]['motif_prob']", entry.get("motif_prob", 1.0)
-                ),
-                "noise_std": _number(
-                    f"noise_results[{i}]['noise_std']", entry.get("noise_std", 0.0), 0.0, 100.0
-                ),
-                "roc_auc": _number(f"noise_results[{i}]['roc_auc']", entry.get("roc_auc")),
-                "pr_auc": _number(f"noise_results[{i}]['pr_auc']", entry.get("pr_auc")),
-            }
-        )
+        rows.append(_row(f"noise_results[{i}]", entry, NOISE_ROW))
     return rows
 
 

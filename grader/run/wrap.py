@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 from grader.run.sandbox import (
     GiB,
@@ -235,7 +234,7 @@ def wrap_kernel_command(
 
 
 def scorer_wrapper(
-    prefer: Literal["auto", "bubblewrap", "fallback"] = "auto",
+    info: SandboxInfo,
     memory_bytes: int = 4 * GiB,
     *,
     threads: int = 1,
@@ -244,15 +243,13 @@ def scorer_wrapper(
 ) -> Callable[[list[str], Path], list[str]]:
     """Wrap a grader helper that parses untrusted files (the scorer loading a `.keras`).
 
-    Returns `wrap(command, work_dir)`: the command runs in the same sandbox as a kernel,
-    writing only `work_dir` and reading the job folder around it (where the harvested
-    models are), with an environment of its own (the caller's is replaced, secrets and all).
+    Returns `wrap(command, work_dir)`: the command runs in the sandbox `info` that
+    `detect.probe_sandbox` measured, as a kernel does, writing only `work_dir` and reading
+    the job folder around it (where the harvested models are), with an environment of its
+    own (the caller's is replaced, secrets and all).
     It runs without a watchdog, so memory is capped with RLIMIT_AS instead, never below
     3 GiB: TensorFlow reserves about 2.2 GiB of address space even for a tiny model.
     """
-    from grader.run.detect import probe_sandbox  # detect starts its test through this module
-
-    info = probe_sandbox(prefer)
     source_root = Path(__file__).resolve().parents[2]
 
     def wrap(command: list[str], work_dir: Path) -> list[str]:
