@@ -38,10 +38,11 @@ PREDICT_BATCH = 512
 MAX_WEIGHTS_BYTES = 600_000_000
 
 
-UNUSED_BY_KERAS_HERE = ("sklearn", "matplotlib")
-"""Keras imports these for its scikit-learn wrappers and plotting helpers, which a process
-that only loads and runs models never calls: refusing them cuts its start from about 4.3 s
-to 3.1 s (measured on 2 cores), paid once per graded notebook."""
+UNUSED_BY_KERAS_HERE = ("sklearn", "matplotlib", "pandas")
+"""Keras imports these for its scikit-learn wrappers, plotting helpers and DataFrame inputs,
+which a process that only loads models and runs them on NumPy arrays never uses (each import
+is optional in Keras). Refusing scikit-learn and matplotlib cut its start from about 4.3 s to
+3.1 s, and pandas about 0.3 s more (measured on 2 cores), paid once per graded notebook."""
 
 
 def _configure(threads: int, seed: int) -> None:
