@@ -1,4 +1,6 @@
-"""Fixtures shared by the tests: the assignment's own dataset, made once per session.
+"""Fixtures shared by the tests: the assignment's own dataset, made once per session, and
+the real gradings many tests read (`tests/shared_gradings.py`), started in the background
+when collection ends, with the tests that read them ordered after the quick ones.
 
 Tests must treat these objects as read-only; they are shared across modules.
 """

@@ -267,7 +267,7 @@ class BackgroundLane:
         if not path.is_file():
             log = folder / LOG_FILE
             tail = log.read_text(errors="replace")[-6000:] if log.is_file() else ""
-            raise GradingFailed(f"the shared grading {name!r} left no result; its log:\n{tail}")
+            raise GradingFailed(f"the shared grading {name!r} left no result; {log} ends:\n{tail}")
         with open(path, "rb") as handle:
             return pickle.load(handle)
 
