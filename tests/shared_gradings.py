@@ -222,10 +222,11 @@ class BackgroundLane:
     of its own; `result(name)` waits for one. A grading nobody started runs on demand."""
 
     def __init__(self, names: list[str], root: Path) -> None:
-        self.names = [n for n in GRADINGS if n in names]
+        self.names = tuple(n for n in GRADINGS if n in names)
         self.root = root
         self._done = {name: threading.Event() for name in GRADINGS}
-        self._running: subprocess.Popen | None = None
+        self._on_demand: set[str] = set()
+        self._running: set[subprocess.Popen] = set()
         self._stopped = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_all, name="shared-gradings", daemon=True)
@@ -245,7 +246,7 @@ class BackgroundLane:
                 if self._stopped:
                     return
                 with open(folder / LOG_FILE, "wb") as log:
-                    self._running = subprocess.Popen(
+                    child = subprocess.Popen(
                         [sys.executable, "-m", "tests.shared_gradings", name, str(folder)],
                         cwd=ROOT,
                         stdin=subprocess.DEVNULL,
@@ -253,13 +254,16 @@ class BackgroundLane:
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
-            self._running.wait()
+                self._running.add(child)
+            child.wait()
+            with self._lock:
+                self._running.discard(child)
         finally:
             self._done[name].set()
 
     def result(self, name: str) -> Any:
-        if name not in self.names:
-            self.names.append(name)
+        if name not in self.names and name not in self._on_demand:
+            self._on_demand.add(name)
             self._run(name)
         self._done[name].wait()
         folder = self.root / name
@@ -272,17 +276,18 @@ class BackgroundLane:
             return pickle.load(handle)
 
     def stop(self) -> None:
-        """End a grading still running (the session stopped early)."""
+        """End the gradings still running (the session stopped early)."""
         with self._lock:
             self._stopped = True
-            running = self._running
-        if running is not None and running.poll() is None:
-            os.killpg(running.pid, signal.SIGTERM)
+            running = [child for child in self._running if child.poll() is None]
+        for child in running:
+            os.killpg(child.pid, signal.SIGTERM)
+        for child in running:
             try:
-                running.wait(timeout=30)
+                child.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(running.pid, signal.SIGKILL)
-                running.wait()
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
 
 
 def main(argv: list[str]) -> int:

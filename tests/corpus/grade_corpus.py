@@ -60,7 +60,6 @@ class Graded:
     secret: str
     canaries: dict[str, str]
     """Secrets that were in the grader's environment while it graded."""
-    seconds: float
     leftovers: list[str]
     listener_connections: int
     planted_host_files: list[str]
@@ -190,12 +189,12 @@ def _lay_out(cases: list[Case]) -> tuple[Path, Path]:
     return base, submissions
 
 
-def grade_corpus(cases: list[Case] | None = None) -> Graded:
-    """Every case graded in one batch with a secret seed, under the
-    corpus's short limits, with canaries in the grader's environment."""
+def grade_corpus() -> Graded:
+    """Every case graded in one batch with a secret seed, under the corpus's short limits,
+    with canaries in the grader's environment."""
     from grader.batch import grade_folder
 
-    base, submissions = _lay_out(list(CASES) if cases is None else cases)
+    base, submissions = _lay_out(list(CASES))
     secret = f"corpus-secret-{secrets.token_hex(12)}"
     secret_file = base / "secret.txt"
     secret_file.write_text(secret + "\n")
@@ -207,7 +206,6 @@ def grade_corpus(cases: list[Case] | None = None) -> Graded:
     spec = write_test_spec(base, **CORPUS_LIMITS)
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     listener.setblocking(False)
-    started = time.monotonic()
     try:
         # Job folders are made in TMPDIR, so they land beside the sentinels.
         with _environment(TMPDIR=str(base), **canaries):
@@ -221,7 +219,6 @@ def grade_corpus(cases: list[Case] | None = None) -> Graded:
                 # Forcing the fallback (to test it) is an opt-out where it cannot isolate.
                 allow_unisolated=SANDBOX == "fallback",
             )
-        seconds = time.monotonic() - started
         connections = 0
         with contextlib.suppress(BlockingIOError):
             while True:
@@ -239,7 +236,6 @@ def grade_corpus(cases: list[Case] | None = None) -> Graded:
         results={r.student: r for r in summary.results},
         secret=secret,
         canaries=canaries,
-        seconds=seconds,
         leftovers=_wait_for_no_leftovers(base),
         listener_connections=connections,
         planted_host_files=planted,
