@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from grader.checks.common import typed_in
-from grader.score.model_runner import read_outputs
+from grader.score.model_runner import model_probabilities, read_outputs
 from reference.compare import motifs_overlap
 from reference.encode import column_permutation, one_hot_encode_seqs
 from reference.motifs import fitted_pseudocount, hand_set_filters
@@ -65,6 +65,36 @@ def test_one_unit_per_declared_motif_and_the_maximum_otherwise():
 def test_an_output_that_is_not_one_score_per_sequence_is_refused():
     with pytest.raises(ValueError):
         read_outputs({"main": np.zeros((5, 1)), "other": np.zeros((5, 3))}, scale="probability")
+
+
+def _two_head_model(length: int, *, flatten: bool = False):
+    import keras
+
+    inputs = keras.Input((length, 4))
+    conv = keras.layers.Conv1D(3, 5)(inputs)
+    pooled = keras.layers.Flatten()(conv) if flatten else keras.layers.GlobalMaxPooling1D()(conv)
+    heads = [keras.layers.Dense(1, activation="sigmoid", name=f"motif_{i}")(pooled) for i in (0, 1)]
+    return keras.Model(inputs, heads)
+
+
+def test_sets_of_one_shape_share_a_prediction_and_get_what_their_own_would_give():
+    model = _two_head_model(101)
+    onehot = np.eye(4, dtype=np.float32)[RNG.integers(0, 4, size=(700, 101))]
+    sets = {"main": onehot[:600], "short": onehot[:30, :90], "probe": onehot[600:]}
+    reading, problems = model_probabilities(model, sets, n_motifs=2)
+    assert problems == {} and list(reading.units) == ["main", "short", "probe"]
+    for name, onehot_set in sets.items():
+        alone = np.concatenate(model.predict(onehot_set, batch_size=512, verbose=0), axis=1)
+        np.testing.assert_allclose(reading.units[name], alone, rtol=0, atol=1e-6)
+
+
+def test_a_shared_prediction_that_fails_is_repeated_set_by_set_to_name_each_failure():
+    model = _two_head_model(100, flatten=True)
+    onehot = np.zeros((20, 101, 4), dtype=np.float32)
+    reading, problems = model_probabilities(model, {"a": onehot[:12], "b": onehot[12:]})
+    assert reading.probability == {}
+    assert sorted(problems) == ["a", "b"]
+    assert "12 sequences" in problems["a"] and "8 sequences" in problems["b"]
 
 
 def test_encoder_in_another_column_order_is_a_pure_permutation():
