@@ -88,6 +88,7 @@ def execution_settings(spec: AssignmentSpec, options: GradingOptions) -> Executi
         file_size_bytes=limits.file_size_mb * 2**20,
         files_written=limits.files_written,
         max_processes=limits.max_processes,
+        interrupt_answer_timeout_s=limits.interrupt_answer_timeout_s,
         open_files=limits.open_files,
         sandbox=options.sandbox,
         hidden_paths=options.protected.read,

@@ -61,6 +61,7 @@ class LimitsSpec(_Frozen):
     notebook_timeout_s: float = Field(gt=0)
     kernel_start_timeout_s: float = Field(gt=0)
     harvest_timeout_s: float = Field(gt=0)
+    interrupt_answer_timeout_s: float = Field(default=20, gt=0)
     scorer_timeout_s: float = Field(gt=0)
     memory_mb: int = Field(gt=0)
     output_bytes: int = Field(gt=0)

@@ -4,6 +4,7 @@ and editing a weight in the TOML moves the score."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from grader.checks.common import population_oracle
 from grader.checks.registry import CheckContext, run_check
+from grader.grade import GradingOptions, execution_settings
 from grader.harvest.validate import Harvest, HarvestedModel, HarvestedValue
 from grader.score.hidden_data import HiddenMain, HiddenMulti, public_test
 from grader.score.measure import InteractionScores, Scores, _main_scores, _multi_scores
@@ -353,3 +355,15 @@ def test_the_population_oracle_draw_is_read_from_the_spec_file(tmp_path):
     small = population_oracle(1.0, edited)
     assert default.n == 40000 and small.n == 600
     assert default.roc_auc == pytest.approx(0.956, abs=0.003)
+
+
+def test_the_kernel_run_takes_its_limits_from_the_spec_file(tmp_path):
+    edited = _edited_spec(
+        tmp_path, "interrupt_answer_timeout_s = 20", "interrupt_answer_timeout_s = 3"
+    )
+    settings = execution_settings(edited, GradingOptions())
+    assert settings.interrupt_answer_timeout_s == 3
+    limits = edited.limits.model_dump()
+    same_name = set(limits) & {f.name for f in dataclasses.fields(settings)}
+    assert len(same_name) >= 8
+    assert {n: getattr(settings, n) for n in same_name} == {n: limits[n] for n in same_name}

@@ -58,6 +58,7 @@ class ExecutionSettings:
     open_files: int = 1024
     max_processes: int = 256
     files_written: int = 2000
+    interrupt_answer_timeout_s: float = 20.0
     sandbox: str = "auto"
     hidden_paths: tuple[str, ...] = ()
     """Paths the kernel must not see even where a mount above them shows them (the
@@ -205,9 +206,9 @@ async def _run_code(client: _CappedClient, code: str, timeout_s: float) -> tuple
         return "error", _ANSI.sub("", f"{content.get('ename')}: {content.get('evalue')}\n{trace}")
 
 
-async def _kernel_answers(client: _CappedClient, timeout_s: float = 20.0) -> bool:
-    """After an interrupt: does the kernel come back to run something trivial?"""
-    status, _ = await _run_code(client, "pass", timeout_s)
+async def _kernel_answers(client: _CappedClient, settings: ExecutionSettings) -> bool:
+    """After an interrupt: does the kernel come back to run something trivial in time?"""
+    status, _ = await _run_code(client, "pass", settings.interrupt_answer_timeout_s)
     return status == "ok"
 
 
@@ -412,11 +413,13 @@ class _KernelRun:
                 session.status, session.timeout, session.stopped_at = "timeout", "notebook", index
                 client.timed_out_cells.add(index)
                 await self.km.interrupt_kernel()
-                session.alive = await _kernel_answers(client)
+                session.alive = await _kernel_answers(client, self.settings)
                 return
             if index in client.timed_out_cells:
                 session.status, session.timeout = "timeout", "cell"
-                session.alive = session.survived_interrupt = await _kernel_answers(client)
+                session.alive = session.survived_interrupt = await _kernel_answers(
+                    client, self.settings
+                )
                 if not session.alive:
                     session.stopped_at = index
                     return
@@ -434,7 +437,7 @@ class _KernelRun:
             self.session.steps[step.name], self.session.step_errors[step.name] = result, error
             if result == "timeout":
                 await self.km.interrupt_kernel()
-                if not await _kernel_answers(self.client):
+                if not await _kernel_answers(self.client, self.settings):
                     self.session.alive = False
                     return
             if result == "died":

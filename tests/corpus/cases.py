@@ -22,6 +22,7 @@ CORPUS_LIMITS: Mapping[str, float] = MappingProxyType(
         "cell_timeout_s": 15,
         "notebook_timeout_s": 40,
         "harvest_timeout_s": 10,
+        "interrupt_answer_timeout_s": 5,
         "memory_mb": 1536,
         "files_written": 500,
         "file_size_mb": 32,
@@ -84,6 +85,10 @@ class Case:
     """The executed notebook is at most this big (0: not checked)."""
     long: bool = False
     """Runs into a time limit: scheduled first so the batch is not left waiting for it."""
+    sleeps: bool = False
+    """A long case that waits out its limit asleep, using no CPU. Only the first such case
+    starts with the long ones; the others start midway through the batch, so that two
+    sleeping cases never hold two of its workers while a core idles."""
     mixed: bool = False
     """Also graded in the variants' batch (standard test spec), beside an honest twin."""
     generated: bool = False
@@ -172,6 +177,7 @@ CASES: tuple[Case, ...] = (
         checks={"notebook_runs": RUNS_POINTS},
         notes=("values (timeout)",),
         long=True,
+        sleeps=True,
     ),
     # ------------------------------------------------------------------ time
     Case(
@@ -200,6 +206,7 @@ CASES: tuple[Case, ...] = (
         checks=FUNCTION_CHECKS,
         message=("ran past its 40 s limit",),
         long=True,
+        sleeps=True,
     ),
     # ------------------------------------------------------------------ resources
     Case(

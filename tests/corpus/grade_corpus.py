@@ -166,10 +166,23 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def batch_order(cases: list[Case]) -> list[Case]:
+    """Long cases first, so the batch is not left waiting for one, but of those that sleep
+    only the first; the others start midway. The rest go in name order. Measured on 2
+    cores: with both sleepers among the first three jobs, one core idled for 40 s."""
+    by_name = sorted(cases, key=lambda c: c.name)
+    sleepers = [c for c in by_name if c.long and c.sleeps]
+    first = [c for c in by_name if c.long and not c.sleeps] + sleepers[:1]
+    quick = [c for c in by_name if not c.long]
+    middle = len(quick) // 2
+    return first + quick[:middle] + sleepers[1:] + quick[middle:]
+
+
 def _lay_out(cases: list[Case]) -> tuple[Path, Path]:
     """A base folder holding sentinels, the secret and the submissions; returns it and
-    the submissions folder. Long cases are named to sort first, so the batch
-    starts them first; the base is readable by others so a job uid could reach its folder."""
+    the submissions folder, whose names number the cases in `batch_order` (the batch
+    starts jobs in name order); the base is readable by others so a job uid could reach
+    its folder."""
     base = Path(tempfile.mkdtemp(prefix="mgc-", dir="/tmp"))
     base.chmod(0o755)
     sentinel = base / "sentinel"
@@ -179,8 +192,8 @@ def _lay_out(cases: list[Case]) -> tuple[Path, Path]:
     other.mkdir(parents=True)
     (other / "results.json").write_text(OTHER_RESULTS)
     submissions = base / "submissions"
-    for case in cases:
-        folder = submissions / f"{0 if case.long else 1}-{case.name}"
+    for number, case in enumerate(batch_order(cases)):
+        folder = submissions / f"{number:02d}-{case.name}"
         if case.generated:
             write_large_notebook(folder)
         else:
