@@ -55,10 +55,10 @@ class ExecutionSettings:
     memory_bytes: int
     threads: int
     file_size_bytes: int
+    interrupt_answer_timeout_s: float
     open_files: int = 1024
     max_processes: int = 256
     files_written: int = 2000
-    interrupt_answer_timeout_s: float = 20.0
     sandbox: str = "auto"
     hidden_paths: tuple[str, ...] = ()
     """Paths the kernel must not see even where a mount above them shows them (the
