@@ -1,6 +1,7 @@
 """Fixtures shared by the tests: the assignment's own dataset, made once per session, and
 the real gradings many tests read (`tests/shared_gradings.py`), started in the background
-when collection ends, with the tests that read them ordered after the quick ones.
+(when the session starts if it runs every test, else when collection ends), with the tests
+that read them ordered after the quick ones.
 
 Tests must treat these objects as read-only; they are shared across modules.
 """
@@ -57,13 +58,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_lane_rank)
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    needed = {n for item in session.items for n in getattr(item, "fixturenames", ())}
-    root = Path(tempfile.mkdtemp(prefix="motifgrader-shared-"))
-    lane = BackgroundLane([n for n in EXPENSIVE if n in needed], root)
-    session.config.stash[LANE] = lane
-    if not session.config.option.collectonly:
+def _start_lane(config: pytest.Config, names: list[str]) -> None:
+    lane = BackgroundLane(names, Path(tempfile.mkdtemp(prefix="motifgrader-shared-")))
+    config.stash[LANE] = lane
+    if not config.option.collectonly:
         lane.start()
+
+
+def _runs_every_test(config: pytest.Config) -> bool:
+    """Plain `pytest` (as `make test` runs it): every test is selected, so every shared
+    grading will be read and can start before collection, which takes seconds on one core."""
+    option = config.option
+    return (
+        config.args_source == pytest.Config.ArgsSource.TESTPATHS
+        and not option.keyword
+        and not option.markexpr
+        and not option.collectonly
+        and not getattr(option, "deselect", None)
+        and not getattr(option, "lf", False)
+        and not getattr(option, "failedfirst", False)
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _runs_every_test(session.config):
+        _start_lane(session.config, list(EXPENSIVE))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if LANE in session.config.stash:
+        return
+    needed = {n for item in session.items for n in getattr(item, "fixturenames", ())}
+    _start_lane(session.config, [n for n in EXPENSIVE if n in needed])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

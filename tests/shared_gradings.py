@@ -1,10 +1,11 @@
 """The expensive gradings the tests share: each runs once per session, in the background.
 
-When collection ends, the gradings the selected tests need start one after another in
-child processes, while the quick tests run; the tests that read a grading are ordered
-after the quick ones (`tests/conftest.py`). A child process keeps what a grading changes
-to itself: the corpus sets TMPDIR and secrets in its environment, the self-check points
-descriptors 1 and 2 at a file, and none of it reaches a test running meanwhile.
+When collection ends, the gradings the selected tests need start in order in child
+processes, each as soon as the one before has no job left to start, while the quick tests
+run; the tests that read a grading are ordered after the quick ones (`tests/conftest.py`).
+A child process keeps what a grading changes to itself: the corpus sets TMPDIR and secrets
+in its environment, the self-check points descriptors 1 and 2 at a file, and none of it
+reaches a test running meanwhile.
 
     python -m tests.shared_gradings NAME FOLDER   # one grading, pickled into FOLDER
 """
@@ -34,6 +35,10 @@ SAMPLES = ROOT / "student_submissions"
 STARTER_NOTEBOOK = ROOT / "reference" / "notebooks" / "starter.ipynb"
 RESULT_FILE = "result.pickle"
 LOG_FILE = "grading.log"
+DRAINING_FILE = "draining"
+"""Written by a grading whose batch has no job left to start: the lane starts the next
+grading then, so the next one's start-up and first jobs fill the cores the last jobs
+leave idle."""
 
 TEST_LIMITS = {
     # Long enough for the solution's slowest cell on a loaded 2-core CI machine.
@@ -91,7 +96,15 @@ def graded_samples(folder: Path) -> GradedSamples:
     out, hanging_out = folder / "graded_samples", folder / "hung"
     with ThreadPoolExecutor(1) as beside:
         hung = beside.submit(grade_folder, hanging, hanging_out, spec_path=short, workers=1)
-        summary = grade_folder(batch, out, spec_path=spec, workers=2)
+        drain = Draining(folder, workers=2)
+        summary = grade_folder(
+            batch,
+            out,
+            spec_path=spec,
+            workers=2,
+            on_start=drain.started,
+            on_result=drain.finished,
+        )
         hung_summary = hung.result()
     results = sorted([*summary.results, *hung_summary.results], key=lambda r: r.student)
     return GradedSamples(
@@ -119,7 +132,15 @@ def graded_variants(folder: Path) -> dict:
         _made(submissions / case.name)
         shutil.copy(CORPUS / case.name / CASE_NOTEBOOK, submissions / case.name / CASE_NOTEBOOK)
     spec = write_test_spec(_made(folder / "spec"))
-    summary = grade_folder(submissions, folder / "variants_out", spec_path=spec, workers=2)
+    drain = Draining(folder, workers=2)
+    summary = grade_folder(
+        submissions,
+        folder / "variants_out",
+        spec_path=spec,
+        workers=2,
+        on_start=drain.started,
+        on_result=drain.finished,
+    )
     return {r.student: r for r in summary.results}
 
 
@@ -210,6 +231,28 @@ def _made(folder: Path) -> Path:
     return folder
 
 
+@dataclass
+class Draining:
+    """`grade_folder` callbacks that write `folder/draining` once every job of the batch
+    has started, that is when no more jobs are left than the batch has workers."""
+
+    folder: Path
+    workers: int
+    remaining: int = -1
+
+    def started(self, submissions: int) -> None:
+        self.remaining = submissions
+        self._mark()
+
+    def finished(self, result: object) -> None:
+        self.remaining -= 1
+        self._mark()
+
+    def _mark(self) -> None:
+        if 0 <= self.remaining <= self.workers:
+            (self.folder / DRAINING_FILE).touch()
+
+
 # --------------------------------------------------------------------------- the lane
 
 
@@ -218,8 +261,10 @@ class GradingFailed(RuntimeError):
 
 
 class BackgroundLane:
-    """Runs the named gradings one after another, each in a child process, on a thread
-    of its own; `result(name)` waits for one. A grading nobody started runs on demand."""
+    """Runs the named gradings in order, each in a child process, on a thread of its own;
+    `result(name)` waits for one. The next grading starts when the one before has ended
+    or has no job left to start (`DRAINING_FILE`). A grading nobody started runs on
+    demand."""
 
     def __init__(self, names: list[str], root: Path) -> None:
         self.names = tuple(n for n in GRADINGS if n in names)
@@ -237,14 +282,19 @@ class BackgroundLane:
 
     def _run_all(self) -> None:
         for name in self.names:
-            self._run(name)
+            self._start(name)
+            draining = self.root / name / DRAINING_FILE
+            while not self._done[name].wait(0.5) and not draining.exists():
+                pass
 
-    def _run(self, name: str) -> None:
+    def _start(self, name: str) -> None:
+        """Start the grading's process; its event is set when the process has ended."""
         folder = _made(self.root / name)
-        try:
-            with self._lock:
-                if self._stopped:
-                    return
+        with self._lock:
+            if self._stopped:
+                self._done[name].set()
+                return
+            try:
                 with open(folder / LOG_FILE, "wb") as log:
                     child = subprocess.Popen(
                         [sys.executable, "-m", "tests.shared_gradings", name, str(folder)],
@@ -254,17 +304,25 @@ class BackgroundLane:
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
-                self._running.add(child)
-            child.wait()
-            with self._lock:
-                self._running.discard(child)
-        finally:
-            self._done[name].set()
+            except BaseException:
+                self._done[name].set()
+                raise
+            self._running.add(child)
+
+        def wait() -> None:
+            try:
+                child.wait()
+                with self._lock:
+                    self._running.discard(child)
+            finally:
+                self._done[name].set()
+
+        threading.Thread(target=wait, name=f"shared-grading-{name}", daemon=True).start()
 
     def result(self, name: str) -> Any:
         if name not in self.names and name not in self._on_demand:
             self._on_demand.add(name)
-            self._run(name)
+            self._start(name)
         self._done[name].wait()
         folder = self.root / name
         path = folder / RESULT_FILE
