@@ -2,7 +2,8 @@
 
 Most tests replace `grade_submission` with a function that returns a prepared
 result, so they check the self-check's rules and outputs in milliseconds; the slow
-ones run the workflows' own shell commands on a small real notebook (about 20 s each).
+ones run the workflows' own shell commands on a small real notebook (about 15 s each; the
+student workflow's step runs once and two tests read it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import nbformat
 import pytest
@@ -615,33 +618,71 @@ def test_instructor_grade_step_refuses_to_grade_without_the_secret(tmp_path: Pat
     assert not (tmp_path / "grading_output").exists()
 
 
-@pytest.mark.slow
-def test_student_workflow_checks_committed_notebooks_writing_junit_reports_and_summary(
-    tmp_path: Path,
-) -> None:
-    repo = tmp_path / "course"
+@dataclass(frozen=True)
+class WorkflowRun:
+    """One run of the student workflow's self-check step, and what it was given."""
+
+    repo: Path
+    env: dict[str, str]
+    done: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def student_workflow(tmp_path_factory: pytest.TempPathFactory) -> WorkflowRun:
+    """The student workflow's self-check step, run once: `pytest --notebook` on a course
+    repository holding the fast notebook and a checkpoint copy the step must skip."""
+    repo = tmp_path_factory.mktemp("student_workflow") / "course"
     fast_notebook(repo / "hw4.ipynb")
     fast_notebook(repo / ".ipynb_checkpoints" / "hw4-checkpoint.ipynb")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["git", "add", "-f", "."], cwd=repo, check=True)
-    workflow = _workflow("student")
     env = {
-        "REPORTS": workflow["jobs"]["selfcheck"]["env"]["REPORTS"],
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "step_summary.md"),
+        "REPORTS": _workflow("student")["jobs"]["selfcheck"]["env"]["REPORTS"],
+        "GITHUB_STEP_SUMMARY": str(repo.parent / "step_summary.md"),
         "CI": "true",
     }
-    done = _run_step(_step(workflow, "selfcheck"), repo, env)
+    done = _run_step(_step(_workflow("student"), "selfcheck"), repo, env)
+    return WorkflowRun(repo, env, done)
+
+
+@pytest.mark.slow
+def test_student_workflow_checks_committed_notebooks_writing_junit_reports_and_summary(
+    student_workflow: WorkflowRun,
+) -> None:
+    repo, env, done = student_workflow.repo, student_workflow.env, student_workflow.done
     assert done.returncode == 1, done.stdout + done.stderr  # the fast notebook fails checks
     assert "11 failed, 6 passed, 4 skipped" in done.stdout
     assert sorted(p.name for p in (repo / "selfcheck").iterdir()) == ["hw4", "junit.xml"]
     assert (repo / "selfcheck" / "hw4" / "report.html").is_file()
     junit = (repo / "selfcheck" / "junit.xml").read_text()
     assert 'tests="21"' in junit and 'failures="11"' in junit and 'skipped="4"' in junit
-    assert _run_step(_step(workflow, "summary"), repo, env).returncode == 0
+    assert _run_step(_step(_workflow("student"), "summary"), repo, env).returncode == 0
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()
     assert summary.startswith(
         f"### Self-check of `hw4.ipynb`: {STARTER_PUBLIC_POINTS:g} / {PUBLIC_POINTS:g} public "
         "points, 11 to fix"
+    )
+
+
+@pytest.mark.slow
+def test_a_real_notebook_becomes_one_item_per_check_with_its_verdict(
+    student_workflow: WorkflowRun,
+) -> None:
+    """The plugin on a notebook it really executes: every check of the spec is an item,
+    with the verdict the fast notebook earns and the check's own explanation."""
+    suite = ElementTree.parse(student_workflow.repo / "selfcheck" / "junit.xml").getroot()
+    outcomes, texts = {}, {}
+    for case in suite.iter("testcase"):
+        check = case.get("name", "").split("[", 1)[1].rstrip("]")
+        failure, skipped = case.find("failure"), case.find("skipped")
+        outcomes[check] = (
+            "failed" if failure is not None else "skipped" if skipped is not None else "passed"
+        )
+        texts[check] = failure.text if failure is not None else ""
+    assert outcomes == FAST_NOTEBOOK_VERDICTS
+    assert texts["kernel_sweep"].splitlines()[1] == (
+        "0 of 10 points. The values of `kernel_results` are typed into the notebook's code "
+        "(e.g. 0.8), not"
     )
 
 
