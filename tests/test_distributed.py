@@ -30,19 +30,27 @@ def _class(folder: Path, n: int) -> None:
         nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / f"s{i}" / "hw4.ipynb")
 
 
-@pytest.fixture
-def python_path(monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+@pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """One local cluster of two worker processes, shared by the tests that need one: its
+    workers import this repository, and find the fake jobs' marker folder, through the
+    environment they start with."""
+    markers = tmp_path_factory.mktemp("markers")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(ROOT))
+        patch.setenv("MOTIFGRADER_FAKE_MARKERS", str(markers))
+        with (
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            yield client, markers
 
 
-def test_local_cluster_runs_real_sandboxed_jobs(tmp_path: Path, python_path):
+def test_local_cluster_runs_real_sandboxed_jobs(tmp_path: Path, local_cluster):
+    client, _ = local_cluster
     subs, out = tmp_path / "subs", tmp_path / "out"
     _class(subs, 2)
-    with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        summary = grade_folder(subs, out, executor=client.get_executor(pure=False))
+    summary = grade_folder(subs, out, executor=client.get_executor(pure=False))
     assert [r.student for r in summary.results] == ["s0", "s1"]
     for result in summary.results:
         assert result.status == "ok"
@@ -51,21 +59,11 @@ def test_local_cluster_runs_real_sandboxed_jobs(tmp_path: Path, python_path):
     assert (out / "gradebook.sqlite").is_file() and (out / "index.html").is_file()
 
 
-def test_a_dask_worker_that_dies_is_replaced_and_its_job_retried(
-    tmp_path: Path, python_path, monkeypatch
-):
+def test_a_dask_worker_that_dies_is_replaced_and_its_job_retried(tmp_path: Path, local_cluster):
+    client, markers = local_cluster
     subs, out = tmp_path / "subs", tmp_path / "out"
     _class(subs, 3)
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    monkeypatch.setenv("MOTIFGRADER_FAKE_MARKERS", str(markers))
-    with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        summary = grade_folder(
-            subs, out, executor=client.get_executor(pure=False), job=dies_once_job
-        )
+    summary = grade_folder(subs, out, executor=client.get_executor(pure=False), job=dies_once_job)
     assert len(list(markers.iterdir())) == 3
     assert all(r.status == "ok" for r in summary.results)
 
