@@ -240,7 +240,7 @@ def grade_submission(
                 notebook,
                 job_dir,
                 settings,
-                preamble=preamble_step(kernel_seed(spec), spec.limits.threads_per_kernel),
+                preamble=preamble_step(kernel_seed(spec), spec.limits.threads_per_kernel, notebook),
                 steps=harvest_steps(out_dir, probes, spec.limits.harvest_timeout_s),
             )
         executed_at = time.monotonic()

@@ -1,13 +1,18 @@
-"""The harvest is untrusted: values are validated with messages a student can act on."""
+"""The harvest is untrusted: values are validated with messages a student can act on; and
+the grader's preamble seeds what the notebook uses."""
 
 import json
+import random
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
+import numpy
 import pytest
 
 from grader.harvest.answers import extract_answers
-from grader.harvest.steps import Probe
+from grader.harvest.steps import Probe, names_a_framework, preamble_step
 from grader.harvest.validate import read_harvest
 
 
@@ -145,3 +150,45 @@ def test_answers_are_read_from_markdown_cells_in_many_styles():
     assert "Q4" not in answers
     assert answers["Q6"] == "the model captures AND."
     assert answers["Q5"] == ""
+
+
+def _code_notebook(*sources: str):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import tensorflow as tf",
+        "from tensorflow.keras import layers",
+        "import keras",
+        "from keras import layers",
+        "tf = __import__('tensorflow')",
+    ],
+)
+def test_a_notebook_naming_tensorflow_or_keras_gets_them_seeded(source: str):
+    notebook = _code_notebook("import numpy as np", source)
+    assert names_a_framework(notebook)
+    assert "seed_everything'](7, 1, True)" in preamble_step(7, 1, notebook).code
+
+
+def test_a_notebook_that_never_names_them_is_not_made_to_import_them(tmp_path: Path):
+    notebook = _code_notebook("roc = 0.5  # typed in: no model is trained")
+    notebook.cells.append(nbformat.v4.new_markdown_cell("We would use TensorFlow and keras."))
+    assert not names_a_framework(notebook)
+    step = preamble_step(7, 1, notebook)
+    check = (
+        "import random, sys\n"
+        "import numpy\n"
+        "print(random.random(), numpy.random.random(),\n"
+        "      'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", step.code + check], capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    first, second, tensorflow, keras = ran.stdout.split()
+    random.seed(7)
+    numpy.random.seed(7)
+    assert (float(first), float(second)) == (random.random(), numpy.random.random())
+    assert (tensorflow, keras) == ("False", "False")

@@ -163,8 +163,9 @@ def probe_function(namespace, out_dir, probe_name, function_name, args, kwargs, 
     _write_json(os.path.join(out_dir, f"probe_{probe_name}.json"), result)
 
 
-def seed_everything(seed, threads):
-    """Seed and pin threads before the student's first cell, for repeatable grades."""
+def seed_everything(seed, threads, frameworks=True):
+    """Seed and pin threads before the student's first cell, for repeatable grades;
+    TensorFlow and Keras only when `frameworks` (importing them takes seconds)."""
     import random
 
     random.seed(seed)
@@ -174,6 +175,8 @@ def seed_everything(seed, threads):
         numpy.random.seed(seed)
     except Exception:
         pass
+    if not frameworks:
+        return
     try:
         import tensorflow as tf
 

@@ -9,6 +9,7 @@ final grade train a deterministic notebook alike.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +72,30 @@ def kernel_seed(spec: Any) -> int:
     return int.from_bytes(digest[:4], "big") % (2**31)
 
 
-def preamble_step(seed: int, threads: int) -> GraderStep:
-    """Seeds and thread pins, run before the student's first cell."""
+FRAMEWORK_NAME = re.compile(r"\b(?:tensorflow|keras)\b")
+
+
+def names_a_framework(notebook: Any) -> bool:
+    """Whether any code cell names TensorFlow or Keras, as every notebook that trains a
+    model does (`import tensorflow`, `from tensorflow import keras`, `import keras`)."""
+    return any(
+        cell.get("cell_type") == "code" and FRAMEWORK_NAME.search(cell.get("source", ""))
+        for cell in notebook.cells
+    )
+
+
+def preamble_step(seed: int, threads: int, notebook: Any) -> GraderStep:
+    """Seeds and thread pins, run before the student's first cell.
+
+    Seeding TensorFlow imports it, about 3 s of a one-core kernel, so a notebook whose
+    code never names TensorFlow or Keras gets Python's and NumPy's seeds only. One that
+    hides its import from this test trains unseeded: its own loss, nobody else's.
+    """
+    frameworks = names_a_framework(notebook)
     return GraderStep(
-        "seed", _step_code(f"__motifgrader['seed_everything']({seed}, {threads})"), 120.0
+        "seed",
+        _step_code(f"__motifgrader['seed_everything']({seed}, {threads}, {frameworks})"),
+        120.0,
     )
 
 
