@@ -87,8 +87,8 @@ class Case:
     """Runs into a time limit: scheduled first so the batch is not left waiting for it."""
     sleeps: bool = False
     """A long case that waits out its limit asleep, using no CPU. Only the first such case
-    starts with the long ones; the others start midway through the batch, so that two
-    sleeping cases never hold two of its workers while a core idles."""
+    starts with the long ones; the others start a third of the way through the batch, so
+    that two sleeping cases never hold two of its workers while a core idles."""
     mixed: bool = False
     """Also graded in the variants' batch (standard test spec), beside an honest twin."""
     generated: bool = False
