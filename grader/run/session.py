@@ -385,7 +385,8 @@ class _KernelRun:
         """The student's cells, under the per-cell and the whole-notebook limits.
 
         The student's time starts after the grader's preamble (seeding, which imports
-        TensorFlow: seconds on a busy machine that are not the notebook's doing)."""
+        TensorFlow when the notebook names it: seconds on a busy machine that are not the
+        notebook's doing)."""
         session, client = self.session, self.client
         deadline = time.monotonic() + self.settings.notebook_timeout_s
         execution_count = 0
