@@ -73,7 +73,6 @@ def _runs_every_test(config: pytest.Config) -> bool:
         config.args_source == pytest.Config.ArgsSource.TESTPATHS
         and not option.keyword
         and not option.markexpr
-        and not option.collectonly
         and not getattr(option, "deselect", None)
         and not getattr(option, "lf", False)
         and not getattr(option, "failedfirst", False)

@@ -96,15 +96,7 @@ def graded_samples(folder: Path) -> GradedSamples:
     out, hanging_out = folder / "graded_samples", folder / "hung"
     with ThreadPoolExecutor(1) as beside:
         hung = beside.submit(grade_folder, hanging, hanging_out, spec_path=short, workers=1)
-        drain = Draining(folder, workers=2)
-        summary = grade_folder(
-            batch,
-            out,
-            spec_path=spec,
-            workers=2,
-            on_start=drain.started,
-            on_result=drain.finished,
-        )
+        summary = grade_folder(batch, out, spec_path=spec, **Draining(folder, 2).batch())
         hung_summary = hung.result()
     results = sorted([*summary.results, *hung_summary.results], key=lambda r: r.student)
     return GradedSamples(
@@ -132,15 +124,8 @@ def graded_variants(folder: Path) -> dict:
         _made(submissions / case.name)
         shutil.copy(CORPUS / case.name / CASE_NOTEBOOK, submissions / case.name / CASE_NOTEBOOK)
     spec = write_test_spec(_made(folder / "spec"))
-    drain = Draining(folder, workers=2)
-    summary = grade_folder(
-        submissions,
-        folder / "variants_out",
-        spec_path=spec,
-        workers=2,
-        on_start=drain.started,
-        on_result=drain.finished,
-    )
+    out = folder / "variants_out"
+    summary = grade_folder(submissions, out, spec_path=spec, **Draining(folder, 2).batch())
     return {r.student: r for r in summary.results}
 
 
@@ -239,6 +224,10 @@ class Draining:
     folder: Path
     workers: int
     remaining: int = -1
+
+    def batch(self) -> dict[str, Any]:
+        """`grade_folder`'s worker count and progress callbacks."""
+        return {"workers": self.workers, "on_start": self.started, "on_result": self.finished}
 
     def started(self, submissions: int) -> None:
         self.remaining = submissions

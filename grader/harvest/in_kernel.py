@@ -163,7 +163,7 @@ def probe_function(namespace, out_dir, probe_name, function_name, args, kwargs, 
     _write_json(os.path.join(out_dir, f"probe_{probe_name}.json"), result)
 
 
-def seed_everything(seed, threads, frameworks=True):
+def seed_everything(seed, threads, frameworks):
     """Seed and pin threads before the student's first cell, for repeatable grades;
     TensorFlow and Keras only when `frameworks` (importing them takes seconds)."""
     import random

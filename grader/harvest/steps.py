@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.harvest.answers import notebook_code
 from grader.harvest.contract import MODEL_NAMES, VALUE_NAMES
 
 
@@ -78,10 +79,7 @@ FRAMEWORK_NAME = re.compile(r"\b(?:tensorflow|keras)\b")
 def names_a_framework(notebook: Any) -> bool:
     """Whether any code cell names TensorFlow or Keras, as every notebook that trains a
     model does (`import tensorflow`, `from tensorflow import keras`, `import keras`)."""
-    return any(
-        cell.get("cell_type") == "code" and FRAMEWORK_NAME.search(cell.get("source", ""))
-        for cell in notebook.cells
-    )
+    return FRAMEWORK_NAME.search(notebook_code(notebook)) is not None
 
 
 def preamble_step(seed: int, threads: int, notebook: Any) -> GraderStep:

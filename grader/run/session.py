@@ -111,6 +111,9 @@ class _SandboxedKernelManager(AsyncKernelManager):
         return self.wrap_command(command) if self.wrap_command else command
 
 
+STOPPED_KERNEL = ("died", "oom")
+"""Statuses of a run whose kernel a cell stopped: the message names that cell, and the
+cells before it are run again in a fresh kernel to grade what worked."""
 CELL_TIMEOUT_ERROR = "CellTimeoutError"
 
 
@@ -551,7 +554,7 @@ async def _execute(
         if second.alive:
             grader_steps, step_errors = second.steps, second.step_errors
             replayed = True
-    fatal = first.stopped_at if status in ("died", "oom") else None
+    fatal = first.stopped_at if status in STOPPED_KERNEL else None
     if fatal is not None and first.fatal_error is not None and fatal in first.ran:
         # The kernel gave no error for the cell it died in: say it there, in the executed
         # notebook and the report, rather than leave that cell looking fine.
@@ -564,7 +567,7 @@ async def _execute(
     ]
     if status == "timeout":
         message = _timeout_message(first, cells, settings)
-    if status in ("died", "oom") and first.stopped_at is not None:
+    if status in STOPPED_KERNEL and first.stopped_at is not None:
         head = notebook.cells[first.stopped_at].get("source", "").strip().splitlines()[:1]
         if head:
             message = message.rstrip(".") + f", in the cell starting `{head[0][:60]}`."

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from grader.checks.results import StudentResult
 from grader.run import sandbox as sandboxing
+from grader.run.session import STOPPED_KERNEL
 from tests.shared_gradings import write_test_spec
 from tests.corpus.build_corpus import CANARY, CORPUS, NOTEBOOK_NAME, write_large_notebook
 from tests.corpus.cases import CASES, CORPUS_LIMITS, Case
@@ -166,10 +167,6 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-RUN_TWICE = ("died", "oom")
-"""Statuses whose kernel is stopped: the grader runs the cells before again in a fresh one."""
-
-
 def batch_order(cases: list[Case]) -> list[Case]:
     """Long cases first, so the batch is not left waiting for one, but of those that sleep
     only the first; the others start a third of the way through. Of the rest, those run
@@ -181,7 +178,7 @@ def batch_order(cases: list[Case]) -> list[Case]:
     by_name = sorted(cases, key=lambda c: c.name)
     sleepers = [c for c in by_name if c.long and c.sleeps]
     first = [c for c in by_name if c.long and not c.sleeps] + sleepers[:1]
-    quick = sorted((c for c in by_name if not c.long), key=lambda c: c.status not in RUN_TWICE)
+    quick = sorted((c for c in by_name if not c.long), key=lambda c: c.status not in STOPPED_KERNEL)
     third = len(quick) // 3
     return first + quick[:third] + sleepers[1:] + quick[third:]
 
